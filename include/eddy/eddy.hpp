@@ -1,0 +1,10 @@
+// Everything in eddy's public API.
+#pragma once
+
+#include "eddy/async.hpp"
+#include "eddy/error.hpp"
+#include "eddy/handle.hpp"
+#include "eddy/idle.hpp"
+#include "eddy/loop.hpp"
+#include "eddy/timer.hpp"
+#include "eddy/version.hpp"

@@ -1,0 +1,91 @@
+// The one contract between eddy's portable core (src/) and its ports (platform/*).
+//
+// The core owns every operation record (embedded in the handle or request that issues it,
+// so nothing is allocated per operation). A port is given an operation by submit(), does the
+// work with its OS mechanism, and later — from inside poll(), on the loop thread — fills in
+// the result and calls deliver(op). The core never sees an OS type.
+//
+// Threads: everything here runs on the loop thread except port::wake(), which any thread
+// may call.
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <type_traits>
+
+#include "eddy/error.hpp"
+#include "eddy/loop.hpp"
+
+namespace eddy::detail {
+
+class loop_impl;
+
+// What an operation asks for. Ports add kinds here as the runtime grows (stream reads,
+// accepts, ...); every port must handle every kind (or complete it with not_supported).
+enum class op_kind : std::uint8_t {
+  nop,  // completes in a later poll with result 0 (used for deferred completions and tests)
+};
+
+struct operation {
+  // The issuer's completion function, called (through deliver()) on the loop thread.
+  void (*complete)(operation* op) = nullptr;
+  // The loop the operation was submitted to (set by the core's submit).
+  loop_impl* loop = nullptr;
+  // Result: a byte count or value (>= 0) when error is empty.
+  std::int64_t result = 0;
+  std::error_code error;
+  op_kind kind = op_kind::nop;
+  bool in_flight = false;  // between submit() and complete(); maintained by the core
+  // Intrusive link for the core's queues (pending phase); ports do not touch it.
+  operation* next = nullptr;
+  // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
+  alignas(16) std::array<std::byte, 64> port_data{};
+};
+
+// Ports call this on the loop thread, from inside poll(), once per finished operation,
+// after setting op.result and op.error. It does the core's bookkeeping and calls
+// op.complete. Defined by the core (src/loop.cpp).
+void deliver(operation& op) noexcept;
+
+// A port's view of op.port_data as its own record type T.
+template <class T>
+T& port_state(operation& op) noexcept {
+  static_assert(sizeof(T) <= sizeof(operation::port_data), "port state does not fit in operation::port_data");
+  static_assert(alignof(T) <= alignof(operation), "port state is over-aligned");
+  static_assert(std::is_trivially_destructible_v<T>, "port state must be trivially destructible");
+  return *reinterpret_cast<T*>(op.port_data.data());
+}
+
+// What one poll() call found.
+struct poll_result {
+  std::uint32_t completions = 0;  // operations delivered
+  bool woken = false;             // wake() was called since the previous poll reported a wake
+};
+
+// The contract, checked at compile time for every port (see ports.hpp).
+// - kind: which backend_kind the port implements.
+// - init(): acquire the OS objects; an error (e.g. io_uring_setup refused) leaves the port
+//   closed and the loop falls back or reports backend_unavailable.
+// - submit(op): start op. Never blocks, never calls deliver() directly (completions are
+//   only delivered from poll(), so a callback never re-enters its caller).
+// - cancel(op): ask for op to stop early. It still completes exactly once, from poll(),
+//   with errc::operation_canceled if the cancellation won. Returns false if op is unknown.
+// - poll(timeout_ns): wait at most timeout_ns (-1: no limit, 0: do not block) for
+//   completions or a wake, deliver the completions that are ready, and return.
+// - wake(): make a blocked or future poll() return; thread-safe, coalescing is allowed.
+// - close(): release the OS objects. Idempotent.
+template <class P>
+concept backend_port = requires(P& p, operation& op, std::int64_t timeout_ns) {
+  { P::kind } -> std::convertible_to<backend_kind>;
+  { p.init() } -> std::same_as<std::error_code>;
+  { p.submit(op) } noexcept -> std::same_as<void>;
+  { p.cancel(op) } noexcept -> std::same_as<bool>;
+  { p.poll(timeout_ns) } -> std::same_as<poll_result>;
+  { p.wake() } noexcept -> std::same_as<void>;
+  { p.close() } noexcept -> std::same_as<void>;
+};
+
+}  // namespace eddy::detail

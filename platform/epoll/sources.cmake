@@ -1,0 +1,3 @@
+list(APPEND EDDY_PORT_SOURCES
+  platform/epoll/epoll_port.cpp platform/epoll/epoll_port.hpp
+  platform/posix/posix_util.hpp)

@@ -1,0 +1,3 @@
+list(APPEND EDDY_PORT_SOURCES platform/iocp/iocp_port.cpp platform/iocp/iocp_port.hpp)
+list(APPEND EDDY_PORT_LIBS ws2_32 mswsock winmm)
+set(EDDY_PORT_PC_LIBS "-lws2_32 -lmswsock -lwinmm")

@@ -1,0 +1,158 @@
+#include "platform/uring/uring_port.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "platform/posix/posix_util.hpp"
+
+namespace eddy::platform::uring {
+namespace {
+
+constexpr unsigned ring_entries = 256;
+constexpr unsigned reap_batch = 128;
+
+// user_data values that are not operations.
+constexpr std::uint64_t wake_tag = 1;
+constexpr std::uint64_t ignore_tag = 2;
+
+}  // namespace
+
+std::error_code port::init() {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CLAMP;
+  int r = io_uring_queue_init_params(ring_entries, &ring_, &params);
+  if (r < 0) return make_error_code(errc::backend_unavailable);  // e.g. seccomp, io_uring_disabled
+  open_ = true;
+  // Timeouts through the wait itself need IORING_FEAT_EXT_ARG (Linux 5.11); without it
+  // the epoll port is the better choice, so say unavailable and let the loop fall back.
+  if ((params.features & IORING_FEAT_EXT_ARG) == 0 || (params.features & IORING_FEAT_NODROP) == 0) {
+    close();
+    return make_error_code(errc::backend_unavailable);
+  }
+  wakefd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wakefd_ < 0) {
+    auto ec = from_errno(errno);
+    close();
+    return ec;
+  }
+  arm_wake();
+  return {};
+}
+
+io_uring_sqe* port::get_sqe() noexcept {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    // The submission queue is full: hand what is there to the kernel and try again.
+    // IORING_FEAT_NODROP guarantees completions are not lost while we do.
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void port::arm_wake() noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, wakefd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, wake_tag);
+}
+
+void port::submit(detail::operation& op) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  switch (op.kind) {
+    case detail::op_kind::nop:
+      io_uring_prep_nop(sqe);
+      break;
+  }
+  io_uring_sqe_set_data(sqe, &op);
+}
+
+bool port::cancel(detail::operation& op) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel(sqe, &op, 0);
+  io_uring_sqe_set_data64(sqe, ignore_tag);
+  return true;
+}
+
+std::uint32_t port::reap(detail::poll_result& out) {
+  // Copy a batch of CQEs out and release the ring's slots before running any callback,
+  // so callbacks may submit freely.
+  struct entry {
+    std::uint64_t data;
+    std::int32_t res;
+  };
+  entry batch[reap_batch];
+  std::uint32_t total = 0;
+  for (;;) {
+    unsigned n = 0;
+    unsigned head;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      batch[n++] = {cqe->user_data, cqe->res};
+      if (n == reap_batch) break;
+    }
+    if (n == 0) break;
+    io_uring_cq_advance(&ring_, n);
+    for (unsigned i = 0; i < n; ++i) {
+      if (batch[i].data == wake_tag) {
+        out.woken = true;
+        arm_wake();
+        continue;
+      }
+      if (batch[i].data == ignore_tag) continue;
+      auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
+      if (batch[i].res < 0) {
+        op->result = 0;
+        op->error = from_errno(-batch[i].res);
+      } else {
+        op->result = batch[i].res;
+        op->error = {};
+      }
+      ++total;
+      detail::deliver(*op);
+    }
+    if (n < reap_batch) break;
+  }
+  out.completions += total;
+  return total;
+}
+
+detail::poll_result port::poll(std::int64_t timeout_ns) {
+  detail::poll_result out;
+  if (timeout_ns == 0) {
+    if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+  } else if (io_uring_cq_ready(&ring_) == 0) {
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (timeout_ns > 0) {
+      ts.tv_sec = timeout_ns / 1'000'000'000;
+      ts.tv_nsec = timeout_ns % 1'000'000'000;
+      tsp = &ts;
+    }
+    io_uring_cqe* cqe = nullptr;
+    // One io_uring_enter: submits what is queued and waits for one completion or the
+    // timeout. -ETIME and -EINTR are normal outcomes.
+    (void)io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, tsp, nullptr);
+  } else if (io_uring_sq_ready(&ring_) > 0) {
+    io_uring_submit(&ring_);
+  }
+  reap(out);
+  return out;
+}
+
+void port::wake() noexcept {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wakefd_, &one, sizeof one);
+}
+
+void port::close() noexcept {
+  if (open_) {
+    io_uring_queue_exit(&ring_);
+    open_ = false;
+  }
+  posix::close_fd(wakefd_);
+}
+
+}  // namespace eddy::platform::uring

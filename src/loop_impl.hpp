@@ -1,0 +1,186 @@
+// The loop's implementation: phases, handle bookkeeping, timers, queues and the port.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <string>
+#include <unordered_set>
+
+#include "callback_queue.hpp"
+#include "eddy/handle.hpp"
+#include "eddy/loop.hpp"
+#include "intrusive_list.hpp"
+#include "platform/ports.hpp"
+#include "timer_heap.hpp"
+
+namespace eddy::detail {
+
+class loop_impl;
+struct all_tag {};
+struct phase_tag {};
+struct closing_tag {};
+
+// The runtime's state for one handle. It outlives the public handle object when needed:
+// it is released only after the close phase has run its close callback.
+class handle_base : public list_node<all_tag>, public list_node<phase_tag>, public list_node<closing_tag> {
+ public:
+  handle_base(loop_impl& loop, handle_type type) noexcept;
+  handle_base(const handle_base&) = delete;
+  handle_base& operator=(const handle_base&) = delete;
+  virtual ~handle_base();
+
+  // Stops whatever the handle is doing; called once when it is closed.
+  virtual void on_close() noexcept {}
+
+  void set_active(bool active) noexcept;
+  void set_ref(bool ref) noexcept;
+  void start_close(std::function<void()> cb);
+  // Called when the public object goes away first.
+  void detach_owner() noexcept { owner_ = nullptr; }
+  void set_owner(handle* h) noexcept { owner_ = h; }
+
+  loop_impl& loop_;
+  handle* owner_ = nullptr;
+  handle_type type_;
+  bool active_ = false;
+  bool ref_ = true;
+  bool closing_ = false;
+  std::function<void()> close_cb_;
+};
+
+// The timer's state; also an entry of the loop's timer heap.
+class timer_impl final : public handle_base {
+ public:
+  explicit timer_impl(loop_impl& loop) noexcept : handle_base(loop, handle_type::timer) {}
+  void on_close() noexcept override;
+
+  std::uint64_t deadline = 0;
+  std::uint64_t seq = 0;
+  std::size_t heap_index = timer_heap<timer_impl>::npos;
+  std::uint64_t repeat = 0;
+  std::function<void()> cb;
+};
+
+// idle, prepare and check handles.
+class watcher_impl final : public handle_base {
+ public:
+  watcher_impl(loop_impl& loop, handle_type type) noexcept : handle_base(loop, type) {}
+  void on_close() noexcept override;
+  void start(std::function<void()> fn);
+  void stop() noexcept;
+
+  std::function<void()> cb;
+};
+
+class async_impl final : public handle_base {
+ public:
+  async_impl(loop_impl& loop, std::function<void()> fn) noexcept;
+  void on_close() noexcept override;
+  void send() noexcept;
+
+  std::function<void()> cb;
+  std::atomic<bool> pending{false};
+  std::atomic<int> sending{0};
+};
+
+class loop_impl {
+ public:
+  loop_impl(eddy::loop& owner, backend_kind kind) noexcept;
+  ~loop_impl();
+  std::error_code open_port();
+
+  // Runs fn as a user callback: exceptions go to the uncaught-exception handler, then the
+  // next-tick and microtask queues are drained (unless already draining).
+  template <class Fn>
+  void invoke(Fn&& fn) {
+    try {
+      fn();
+    } catch (...) {
+      report_exception(std::current_exception());
+    }
+    drain_ticks();
+  }
+  void drain_ticks();
+  void report_exception(std::exception_ptr e);
+
+  bool run(run_mode mode);
+  [[nodiscard]] bool alive() const noexcept {
+    return active_ref_handles_ > 0 || active_reqs_ > 0 || !closing_.empty() || immediates_ref_ > 0 ||
+           pending_head_ != nullptr;
+  }
+  void update_time() noexcept;
+  std::error_code close();
+  void close_all_handles();
+
+  // Timers.
+  void timer_start(timer_impl& t, std::uint64_t timeout_ns);
+  void timer_stop(timer_impl& t) noexcept;
+
+  // Operations.
+  void submit(operation& op) noexcept;
+  bool cancel(operation& op) noexcept;
+  // Queues op's completion for the pending phase of the next iteration.
+  void defer(operation& op) noexcept;
+  void wake() noexcept;
+
+  // Immediates.
+  immediate_id set_immediate(std::function<void()> fn);
+  void clear_immediate(immediate_id id) noexcept;
+
+  std::string dump_handles(bool active_only) const;
+
+  eddy::loop& owner_;
+  backend_kind kind_;
+  port_variant port_;
+  bool port_open_ = false;
+  bool stop_flag_ = false;
+  bool running_ = false;
+  bool draining_ = false;
+  std::uint64_t time_ns_ = 0;
+
+  intrusive_list<handle_base, all_tag> handles_;
+  std::size_t handle_count_ = 0;
+  intrusive_list<handle_base, phase_tag> idle_, prepare_, check_;
+  intrusive_list<handle_base, closing_tag> closing_;
+  std::size_t active_ref_handles_ = 0;
+  std::size_t active_reqs_ = 0;
+
+  timer_heap<timer_impl> timers_;
+  std::uint64_t timer_seq_ = 0;
+
+  intrusive_list<handle_base, phase_tag> asyncs_;
+  std::atomic<bool> wake_pending_{false};
+
+  operation* pending_head_ = nullptr;
+  operation* pending_tail_ = nullptr;
+
+  ring_queue<std::function<void()>> ticks_, microtasks_;
+  struct immediate_entry {
+    std::uint64_t id = 0;
+    std::function<void()> fn;
+  };
+  ring_queue<immediate_entry> immediates_;
+  std::unordered_set<std::uint64_t> cleared_immediates_;
+  std::size_t immediates_ref_ = 0;
+  std::uint64_t immediate_seq_ = 0;
+
+  std::function<void(std::exception_ptr)> uncaught_;
+  loop_metrics metrics_;
+
+ private:
+  void run_timers();
+  bool run_pending();
+  void run_watchers(intrusive_list<handle_base, phase_tag>& list);
+  void run_immediates();
+  void run_closing();
+  void poll(std::int64_t timeout_ns);
+  void process_asyncs();
+  [[nodiscard]] std::int64_t poll_timeout() const noexcept;
+};
+
+// The monotonic clock in nanoseconds.
+std::uint64_t monotonic_ns() noexcept;
+
+}  // namespace eddy::detail

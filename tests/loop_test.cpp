@@ -1,0 +1,177 @@
+// The loop itself: creation and port selection, close, run modes, stop, walk, metrics.
+#include <cstdlib>
+
+#include "port_fixture.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using eddy_test::PortTest;
+
+class LoopTest : public PortTest {};
+EDDY_INSTANTIATE_PORTS(LoopTest);
+
+TEST_P(LoopTest, EmptyLoopRunReturnsAtOnce) {
+  EXPECT_FALSE(loop().alive());
+  EXPECT_FALSE(loop().run());
+  EXPECT_FALSE(loop().run(eddy::run_mode::once));
+  EXPECT_FALSE(loop().run(eddy::run_mode::nowait));
+}
+
+TEST_P(LoopTest, CloseWithOpenHandlesReportsBusy) {
+  auto t = std::make_unique<eddy::timer>(loop());
+  std::error_code ec = loop().close();
+  EXPECT_EQ(ec, eddy::errc::busy);
+  EXPECT_NE(ec.message().find("busy"), std::string::npos);
+  bool closed = false;
+  t->close([&] { closed = true; });
+  EXPECT_EQ(loop().close(), eddy::errc::busy);  // still closing
+  loop().run();
+  EXPECT_TRUE(closed);
+  // the fixture's TearDown checks that close() now succeeds
+}
+
+TEST_P(LoopTest, RunNowaitReturnsAliveWhileATimerIsPending) {
+  eddy::timer t(loop());
+  bool fired = false;
+  t.start(1h, [&] { fired = true; });
+  EXPECT_TRUE(loop().run(eddy::run_mode::nowait));
+  EXPECT_FALSE(fired);
+  t.close();
+  EXPECT_FALSE(loop().run(eddy::run_mode::nowait));
+}
+
+TEST_P(LoopTest, RunOnceBlocksForTheNextTimerAndReportsWhatIsLeft) {
+  eddy::timer a(loop()), b(loop());
+  int fired = 0;
+  a.start(1ms, [&] { ++fired; });
+  b.start(1h, [&] { ++fired; });
+  // Once: blocks until a is due, runs it, and says more is left (b).
+  while (fired == 0) EXPECT_TRUE(loop().run(eddy::run_mode::once));
+  EXPECT_EQ(fired, 1);
+  b.stop();
+  EXPECT_FALSE(loop().run(eddy::run_mode::once));
+  a.close();
+  b.close();
+  loop().run();
+}
+
+TEST_P(LoopTest, StopMidRunReturnsAndTheLoopCanRunAgain) {
+  eddy::timer t(loop());
+  int ticks = 0;
+  t.start(0ms, 1ms, [&] {
+    if (++ticks == 3) loop().stop();
+  });
+  EXPECT_TRUE(loop().run());
+  EXPECT_EQ(ticks, 3);
+  t.start(0ms, 1ms, [&] {
+    if (++ticks == 5) t.close();
+  });
+  EXPECT_FALSE(loop().run());
+  EXPECT_EQ(ticks, 5);
+}
+
+TEST_P(LoopTest, StopBeforeRunMakesRunReturnWithoutBlocking) {
+  eddy::timer t(loop());
+  bool fired = false;
+  t.start(1h, [&] { fired = true; });
+  loop().stop();
+  EXPECT_TRUE(loop().run());
+  EXPECT_FALSE(fired);
+  t.close();
+  loop().run();
+}
+
+TEST_P(LoopTest, WalkAndDumpListTheOpenHandles) {
+  eddy::timer t(loop());
+  eddy::idle i(loop());
+  t.start(1h, [] {});
+  int seen = 0;
+  bool saw_timer = false;
+  loop().walk([&](eddy::handle& h) {
+    ++seen;
+    saw_timer = saw_timer || (&h == &t && h.type() == eddy::handle_type::timer);
+  });
+  EXPECT_EQ(seen, 2);
+  EXPECT_TRUE(saw_timer);
+  EXPECT_EQ(loop().handle_count(), 2u);
+  std::string all = loop().dump_handles();
+  std::string active = loop().dump_handles(true);
+  EXPECT_NE(all.find("timer"), std::string::npos);
+  EXPECT_NE(all.find("idle"), std::string::npos);
+  EXPECT_NE(active.find("[RA-] timer"), std::string::npos);
+  EXPECT_EQ(active.find("idle"), std::string::npos);  // not started
+  t.close();
+  i.close();
+}
+
+TEST_P(LoopTest, MetricsCountIterationsEventsAndIdleTime) {
+  eddy::timer t(loop());
+  int n = 0;
+  t.start(2ms, 2ms, [&] {
+    if (++n == 3) t.close();
+  });
+  auto before = loop().metrics();
+  loop().run();
+  auto after = loop().metrics();
+  EXPECT_GE(after.iterations - before.iterations, 3u);
+  EXPECT_GT(after.idle_time.count(), before.idle_time.count());  // it waited for the timers
+  eddy::async a(loop(), [&] { a.close(); });
+  a.send();
+  loop().run();
+  EXPECT_GT(loop().metrics().events, after.events);
+}
+
+TEST_P(LoopTest, NowAndHrtimeAreMonotonic) {
+  std::uint64_t h1 = eddy::loop::hrtime();
+  std::uint64_t n1 = loop().now();
+  eddy::timer t(loop());
+  t.start(3ms, [] {});
+  loop().run();
+  EXPECT_GE(loop().now(), n1 + 3);
+  EXPECT_GE(eddy::loop::hrtime(), h1 + 3'000'000);
+  EXPECT_EQ(loop().now(), loop().now_ns() / 1'000'000);
+  t.close();
+}
+
+TEST(LoopSelectionTest, UnknownBackendNameIsAClearError) {
+  EXPECT_EQ(eddy::parse_backend("kqueue"), std::nullopt);
+  EXPECT_EQ(eddy::parse_backend("epoll"), eddy::backend_kind::epoll);
+  EXPECT_EQ(eddy::parse_backend("io_uring"), eddy::backend_kind::io_uring);
+  EXPECT_EQ(eddy::parse_backend("iocp"), eddy::backend_kind::iocp);
+}
+
+TEST(LoopSelectionTest, AutomaticPicksTheFirstAvailablePort) {
+  std::error_code ec;
+  auto l = eddy::loop::create({}, ec);
+  ASSERT_TRUE(l) << ec.message();
+  EXPECT_NE(l->backend(), eddy::backend_kind::automatic);
+  EXPECT_TRUE(eddy::backend_compiled(l->backend()));
+}
+
+TEST(LoopSelectionTest, PortNotBuiltHereIsUnavailable) {
+  for (auto k : {eddy::backend_kind::io_uring, eddy::backend_kind::epoll, eddy::backend_kind::iocp}) {
+    if (eddy::backend_compiled(k)) continue;
+    std::error_code ec;
+    auto l = eddy::loop::create(eddy::loop_options{k}, ec);
+    EXPECT_FALSE(l);
+    EXPECT_EQ(ec, eddy::errc::backend_unavailable);
+    EXPECT_THROW(eddy::loop{eddy::loop_options{k}}, std::system_error);
+  }
+}
+
+TEST(LoopSelectionTest, DestructorClosesWhatIsStillOpen) {
+  bool closed = false;
+  auto l = std::make_unique<eddy::loop>();
+  auto* t = new eddy::timer(*l);
+  t->start(1h, [] {});
+  t->close([&] { closed = true; });
+  auto i = std::make_unique<eddy::idle>(*l);
+  i->start([] {});
+  l.reset();  // closes the idle handle and runs the timer's close callback
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(i->is_closing());
+  delete t;
+}
+
+}  // namespace

@@ -1,0 +1,54 @@
+// The fixture every loop-level test uses: one instance per port compiled into this build.
+// A port the machine refuses (io_uring under seccomp, say) is skipped with the reason.
+// Each test must leave its loop closable with zero handles open; TearDown asserts it.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eddy/eddy.hpp"
+
+namespace eddy_test {
+
+inline std::vector<eddy::backend_kind> compiled_backends() {
+  std::vector<eddy::backend_kind> out;
+  for (auto k : {eddy::backend_kind::io_uring, eddy::backend_kind::epoll, eddy::backend_kind::iocp}) {
+    if (eddy::backend_compiled(k)) out.push_back(k);
+  }
+  return out;
+}
+
+inline std::string backend_name(const ::testing::TestParamInfo<eddy::backend_kind>& info) {
+  return std::string(eddy::to_string(info.param));
+}
+
+class PortTest : public ::testing::TestWithParam<eddy::backend_kind> {
+ protected:
+  void SetUp() override {
+    std::error_code ec;
+    loop_ = eddy::loop::create(eddy::loop_options{GetParam()}, ec);
+    if (!loop_) GTEST_SKIP() << eddy::to_string(GetParam()) << " is not available here: " << ec.message();
+    ASSERT_EQ(loop_->backend(), GetParam());
+  }
+
+  void TearDown() override {
+    if (!loop_) return;
+    // Let pending close callbacks run, then the loop must close cleanly.
+    for (int i = 0; i < 16 && loop_->handle_count() != 0; ++i) loop_->run(eddy::run_mode::nowait);
+    EXPECT_EQ(loop_->handle_count(), 0u) << loop_->dump_handles();
+    EXPECT_FALSE(loop_->close());
+  }
+
+  eddy::loop& loop() { return *loop_; }
+
+  std::unique_ptr<eddy::loop> loop_;
+};
+
+// Every PortTest-derived suite is instantiated once per compiled port.
+#define EDDY_INSTANTIATE_PORTS(suite) \
+  INSTANTIATE_TEST_SUITE_P(Ports, suite, ::testing::ValuesIn(eddy_test::compiled_backends()), eddy_test::backend_name)
+
+}  // namespace eddy_test

@@ -1,0 +1,109 @@
+// Unit tests for the core's data structures: the timer heap, the callback ring queue and
+// the intrusive list.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "callback_queue.hpp"
+#include "intrusive_list.hpp"
+#include "timer_heap.hpp"
+
+namespace {
+
+struct entry {
+  std::uint64_t deadline = 0;
+  std::uint64_t seq = 0;
+  std::size_t heap_index = eddy::detail::timer_heap<entry>::npos;
+};
+
+TEST(TimerHeapTest, PopsInDeadlineThenSequenceOrder) {
+  std::vector<entry> items(1000);
+  std::mt19937 rng(42);
+  eddy::detail::timer_heap<entry> heap;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    items[i].deadline = rng() % 50;  // many equal deadlines
+    items[i].seq = i;
+    heap.push(&items[i]);
+  }
+  EXPECT_EQ(heap.size(), items.size());
+  const entry* prev = nullptr;
+  while (!heap.empty()) {
+    entry* e = heap.pop();
+    EXPECT_FALSE(heap.contains(*e));
+    if (prev != nullptr) {
+      ASSERT_TRUE(prev->deadline < e->deadline || (prev->deadline == e->deadline && prev->seq < e->seq));
+    }
+    prev = e;
+  }
+}
+
+TEST(TimerHeapTest, EraseFromTheMiddleKeepsOrder) {
+  std::vector<entry> items(200);
+  eddy::detail::timer_heap<entry> heap;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    items[i].deadline = (i * 7919) % 101;
+    items[i].seq = i;
+    heap.push(&items[i]);
+  }
+  for (std::size_t i = 0; i < items.size(); i += 3) heap.erase(&items[i]);
+  std::vector<const entry*> out;
+  while (!heap.empty()) out.push_back(heap.pop());
+  EXPECT_EQ(out.size(), items.size() - (items.size() + 2) / 3);
+  EXPECT_TRUE(std::is_sorted(out.begin(), out.end(), [](const entry* a, const entry* b) {
+    return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
+  }));
+  for (std::size_t i = 0; i < items.size(); i += 3) EXPECT_FALSE(heap.contains(items[i]));
+}
+
+TEST(TimerHeapTest, TopIsTheMinimum) {
+  entry a{5, 0}, b{3, 1}, c{3, 2};
+  eddy::detail::timer_heap<entry> heap;
+  EXPECT_EQ(heap.top(), nullptr);
+  heap.push(&a);
+  heap.push(&c);
+  heap.push(&b);
+  EXPECT_EQ(heap.top(), &b);
+  heap.erase(&b);
+  EXPECT_EQ(heap.top(), &c);
+}
+
+TEST(RingQueueTest, FifoAcrossGrowth) {
+  eddy::detail::ring_queue<int> q;
+  int next_in = 0, next_out = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < round * 3; ++i) q.push(next_in++);
+    for (int i = 0; i < round * 2; ++i) ASSERT_EQ(q.pop(), next_out++);
+  }
+  while (!q.empty()) ASSERT_EQ(q.pop(), next_out++);
+  EXPECT_EQ(next_in, next_out);
+}
+
+struct tag {};
+struct node : eddy::detail::list_node<tag> {
+  int value = 0;
+};
+
+TEST(IntrusiveListTest, PushEraseAndVisit) {
+  eddy::detail::intrusive_list<node, tag> list;
+  node n[5];
+  for (int i = 0; i < 5; ++i) {
+    n[i].value = i;
+    list.push_back(n[i]);
+  }
+  list.erase(n[2]);
+  EXPECT_FALSE(n[2].linked());
+  std::vector<int> seen;
+  list.for_each([&](node& x) {
+    seen.push_back(x.value);
+    if (x.value == 3) list.erase(x);  // erasing the visited element is allowed
+  });
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 3, 4}));
+  eddy::detail::intrusive_list<node, tag> other;
+  list.splice_all(other);
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(other.front()->value, 0);
+}
+
+}  // namespace

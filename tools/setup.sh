@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what eddy needs on a Debian 12 machine. Safe to run again: it only
+# installs packages that are missing and primes the Wine prefix once.
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build pkg-config git
+  libfmt-dev libmsgsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  liburing-dev
+  g++-mingw-w64-x86-64-posix
+  wine wine64
+  nodejs
+)
+if [[ "${EDDY_SETUP_SKIP_WINE:-0}" == 1 ]]; then
+  packages=("${packages[@]/wine/}"); packages=("${packages[@]/wine64/}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  [[ -z "$p" ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# node may come from somewhere other than Debian's package (it is preinstalled here).
+if command -v node >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs/}")
+fi
+filtered=()
+for p in "${missing[@]}"; do [[ -n "$p" ]] && filtered+=("$p"); done
+
+if ((${#filtered[@]})); then
+  echo "eddy setup: installing ${filtered[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt_opts=(-o DPkg::Lock::Timeout=600 -y --no-install-recommends)
+  if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $sudo apt-get install "${apt_opts[@]}" -qq "${filtered[@]}"
+else
+  echo "eddy setup: all packages present"
+fi
+
+# Prime the Wine prefix once (outside the repository; see docs/windows.md).
+if [[ "${EDDY_SETUP_SKIP_WINE:-0}" != 1 ]] && command -v wine >/dev/null 2>&1; then
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  "$here/wine-env.sh" init
+fi
