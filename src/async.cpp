@@ -8,7 +8,8 @@ namespace eddy {
 namespace detail {
 
 async_impl::async_impl(loop_impl& loop, std::function<void()> fn) noexcept
-    : handle_base(loop, handle_type::async), cb(std::move(fn)) {
+    : handle_base(loop, handle_type::async) {
+  cb.set(std::move(fn));
   loop_.asyncs_.push_back(*this);
   set_active(true);
 }

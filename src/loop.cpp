@@ -4,6 +4,8 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <gsl/assert>
+#include <gsl/util>
 
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
@@ -45,9 +47,12 @@ void loop_impl::report_exception(std::exception_ptr e) {
     what = ex.what();
   } catch (...) {
   }
+  // Node prints the error and exits with status 1; so does eddy. _Exit, because unwinding
+  // static state with a loop half-way through a callback would run user code again.
   std::fprintf(stderr, "eddy: uncaught exception: %s\n", what.c_str());
   std::fflush(stderr);
-  std::abort();
+  std::fflush(stdout);
+  std::_Exit(1);
 }
 
 void loop_impl::drain_ticks() {
@@ -106,9 +111,7 @@ void loop_impl::run_timers() {
     } else {
       t->set_active(false);
     }
-    // Keep the callback alive while it runs even if it restarts or destroys the timer.
-    auto cb = t->cb;
-    invoke(cb);
+    invoke_slot(t->cb);
   }
 }
 
@@ -189,9 +192,7 @@ void loop_impl::run_watchers(intrusive_list<handle_base, phase_tag>& list) {
   while (handle_base* h = running.front()) {
     running.erase(*h);
     list.push_back(*h);
-    auto* w = static_cast<watcher_impl*>(h);
-    auto cb = w->cb;
-    invoke(cb);
+    invoke_slot(static_cast<watcher_impl*>(h)->cb);
   }
 }
 
@@ -271,8 +272,7 @@ void loop_impl::process_asyncs() {
     auto& a = static_cast<async_impl&>(h);
     if (a.pending.exchange(false, std::memory_order_seq_cst) && !a.closing_) {
       ++metrics_.events;
-      auto cb = a.cb;
-      invoke(cb);
+      invoke_slot(a.cb);
     }
   });
 }
@@ -287,7 +287,7 @@ std::int64_t loop_impl::poll_timeout() const noexcept {
   if (t == nullptr) return -1;
   if (t->deadline <= time_ns_) return 0;
   std::uint64_t d = t->deadline - time_ns_;
-  return d > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(d);
+  return d > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : gsl::narrow_cast<std::int64_t>(d);
 }
 
 void loop_impl::poll(std::int64_t timeout_ns) {
@@ -309,6 +309,7 @@ void loop_impl::poll(std::int64_t timeout_ns) {
 }
 
 bool loop_impl::run(run_mode mode) {
+  if (running_) return alive();  // run() from inside a callback: the outer run carries on
   running_ = true;
   drain_ticks();  // what the main program queued before entering the loop
   bool r = alive();
@@ -354,6 +355,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
 }
 
 void deliver(operation& op) noexcept {
+  Expects(op.in_flight && op.loop != nullptr);  // a port delivered an operation twice
   loop_impl& l = *op.loop;
   op.in_flight = false;
   --l.active_reqs_;

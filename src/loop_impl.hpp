@@ -18,6 +18,22 @@
 namespace eddy::detail {
 
 class loop_impl;
+
+// A handle's stored callback. The loop runs it without copying (a std::function copy may
+// allocate) while still letting the callback replace it (start() again with a new one):
+// the loop moves it out, runs it, and moves it back unless set() was called meanwhile.
+struct callback_slot {
+  std::function<void()> fn;
+  std::uint32_t generation = 0;
+  bool has_value = false;
+
+  void set(std::function<void()> f) {
+    fn = std::move(f);
+    has_value = static_cast<bool>(fn);
+    ++generation;
+  }
+};
+
 struct all_tag {};
 struct phase_tag {};
 struct closing_tag {};
@@ -60,7 +76,7 @@ class timer_impl final : public handle_base {
   std::uint64_t seq = 0;
   std::size_t heap_index = timer_heap<timer_impl>::npos;
   std::uint64_t repeat = 0;
-  std::function<void()> cb;
+  callback_slot cb;
 };
 
 // idle, prepare and check handles.
@@ -71,7 +87,7 @@ class watcher_impl final : public handle_base {
   void start(std::function<void()> fn);
   void stop() noexcept;
 
-  std::function<void()> cb;
+  callback_slot cb;
 };
 
 class async_impl final : public handle_base {
@@ -80,7 +96,7 @@ class async_impl final : public handle_base {
   void on_close() noexcept override;
   void send() noexcept;
 
-  std::function<void()> cb;
+  callback_slot cb;
   std::atomic<bool> pending{false};
   std::atomic<int> sending{0};
 };
@@ -101,6 +117,13 @@ class loop_impl {
       report_exception(std::current_exception());
     }
     drain_ticks();
+  }
+  // Runs a handle's callback slot through invoke() (see callback_slot).
+  void invoke_slot(callback_slot& slot) {
+    const std::uint32_t generation = slot.generation;
+    std::function<void()> fn = std::move(slot.fn);
+    invoke(fn);
+    if (slot.generation == generation) slot.fn = std::move(fn);
   }
   void drain_ticks();
   void report_exception(std::exception_ptr e);

@@ -20,7 +20,7 @@ timer::timer(eddy::loop& owner) : handle(owner, new detail::timer_impl(owner.imp
 void timer::start(std::chrono::nanoseconds timeout, std::chrono::nanoseconds repeat, std::function<void()> cb) {
   auto* t = as_timer(impl_);
   if (t == nullptr || t->closing_) return;
-  t->cb = std::move(cb);
+  t->cb.set(std::move(cb));
   t->repeat = to_ns(repeat);
   t->loop_.timer_start(*t, to_ns(timeout));
 }
@@ -32,7 +32,7 @@ void timer::stop() noexcept {
 std::error_code timer::again() {
   auto* t = as_timer(impl_);
   if (t == nullptr || t->closing_) return make_error_code(errc::closed);
-  if (!t->cb) return make_error_code(errc::not_started);
+  if (!t->cb.has_value) return make_error_code(errc::not_started);
   if (t->repeat != 0) {
     t->loop_.timer_start(*t, t->repeat);
   } else {

@@ -17,7 +17,7 @@ intrusive_list<handle_base, phase_tag>& list_for(loop_impl& loop, handle_type ty
 
 void watcher_impl::start(std::function<void()> fn) {
   if (closing_) return;
-  cb = std::move(fn);
+  cb.set(std::move(fn));
   if (active_) return;
   list_for(loop_, type_).push_back(*this);
   set_active(true);

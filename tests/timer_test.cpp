@@ -1,3 +1,4 @@
+#include <string>
 #include <vector>
 
 #include "port_fixture.hpp"
@@ -37,6 +38,19 @@ TEST_P(TimerTest, StopsItselfInsideItsCallback) {
   EXPECT_FALSE(loop().run());  // nothing left once it stopped
   EXPECT_EQ(fired, 1);
   EXPECT_FALSE(t.is_active());
+}
+
+TEST_P(TimerTest, RestartWithANewCallbackFromInsideTheOldOne) {
+  eddy::timer t(loop());
+  std::vector<std::string> log;
+  std::string big(100, 'x');  // a capture that lives on the heap
+  t.start(0ms, [&, big] {
+    log.push_back("first " + std::to_string(big.size()));
+    t.start(1ms, [&] { log.push_back("second"); });
+  });
+  loop().run();
+  EXPECT_EQ(log, (std::vector<std::string>{"first 100", "second"}));
+  EXPECT_FALSE(t.again());  // the second callback is kept; repeat is 0 so again() stops it
 }
 
 TEST_P(TimerTest, RepeatFiresUntilStopped) {

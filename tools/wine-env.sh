@@ -21,7 +21,10 @@ eddy_wine_init() {
 
 eddy_wine_start() {
   eddy_wine_init
-  wineserver -p
+  # Persistent server. It exits with status 2 when one is already running for this prefix,
+  # which is fine (start is idempotent). Its output is detached so it never holds a pipe
+  # of the caller (a CI log, a $(...) capture) open.
+  wineserver -p </dev/null >/dev/null 2>&1 || true
   # Without this priming run the first test may hang on inherited stderr.
   wine wineboot </dev/null >/dev/null 2>&1 || true
 }
