@@ -42,7 +42,7 @@ struct operation {
   // Intrusive link for the core's queues (pending phase); ports do not touch it.
   operation* next = nullptr;
   // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
-  alignas(16) std::array<std::byte, 64> port_data{};
+  alignas(8) std::array<std::byte, 64> port_data{};
 };
 
 // Ports call this on the loop thread, from inside poll(), once per finished operation,

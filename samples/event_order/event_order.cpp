@@ -12,8 +12,8 @@
 // - a timer started in the timers phase is not due until a later iteration.
 //
 // Usage: event_order            (port from EDDY_BACKEND, else the platform's default)
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>

@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
                 port.data(), eddy::version());
     std::fflush(stdout);
 
-    const std::uint64_t start_ns = eddy::loop::hrtime();
+    // Deadlines count from the loop's cached clock; refresh it and measure from the same instant.
+    loop.update_time();
+    const std::uint64_t start_ns = loop.now_ns();
     long count = 0;
     eddy::timer ticker(loop);
     const auto interval = std::chrono::milliseconds(interval_ms);

@@ -24,8 +24,7 @@ int main() {
     }
     const std::string_view port = eddy::to_string(loop.backend());
     std::printf("eddy_consumer: eddy %s on %.*s: timer %s, immediate %s\n", eddy::version(),
-                static_cast<int>(port.size()), port.data(), fired ? "fired" : "MISSING",
-                immediate ? "ran" : "MISSING");
+                static_cast<int>(port.size()), port.data(), fired ? "fired" : "MISSING", immediate ? "ran" : "MISSING");
     return fired && immediate ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "eddy_consumer: %s\n", e.what());
