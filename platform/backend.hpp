@@ -26,7 +26,28 @@ class loop_impl;
 // What an operation asks for. Ports add kinds here as the runtime grows (stream reads,
 // accepts, ...); every port must handle every kind (or complete it with not_supported).
 enum class op_kind : std::uint8_t {
-  nop,  // completes in a later poll with result 0 (used for deferred completions and tests)
+  nop,      // completes in a later poll with result 0 (used for deferred completions and tests)
+  accept,   // io: a listening socket. result: 0, accepted: the new socket (nonblocking)
+  connect,  // io: an unconnected socket; addr/addrlen: the native address. result: 0
+  recv,     // io: a connected socket; buffer from acquire(). result: bytes (0 = end of stream)
+  send,     // io: a connected socket; bufs/nbufs: a gather list. result: bytes written (may be
+            // fewer than asked; the core submits the rest)
+};
+
+// A kernel object operations act on (a socket today). Embedded in its handle; registered
+// with the port by attach() before the first operation and removed by detach() after the
+// last one has completed and before the handle closes it.
+struct io_object {
+  std::intptr_t native = -1;  // fd on POSIX, SOCKET on Windows
+  int family = 0;             // the native address family (AF_INET / AF_INET6)
+  // Port-private state (readiness and operation queues on epoll).
+  alignas(8) std::array<std::byte, 64> port_data{};
+};
+
+// One element of a gather list; the posix ports use it as a struct iovec.
+struct io_vec {
+  void* base;
+  std::size_t len;
 };
 
 struct operation {
@@ -34,6 +55,8 @@ struct operation {
   void (*complete)(operation* op) = nullptr;
   // The loop the operation was submitted to (set by the core's submit).
   loop_impl* loop = nullptr;
+  // The issuer's object, for its completion function (ports do not touch it).
+  void* owner = nullptr;
   // Result: a byte count or value (>= 0) when error is empty.
   std::int64_t result = 0;
   std::error_code error;
@@ -41,6 +64,18 @@ struct operation {
   bool in_flight = false;  // between submit() and complete(); maintained by the core
   // Intrusive link for the core's queues (pending phase); ports do not touch it.
   operation* next = nullptr;
+
+  // Parameters, by kind (see op_kind).
+  io_object* io = nullptr;
+  // recv: returns the buffer to fill, called on the loop thread when the port is about to
+  // receive (epoll: on readiness; io_uring: at submit; iocp: after the zero-byte read).
+  // An empty buffer fails the operation with errc::no_memory.
+  io_vec (*acquire)(operation* op) = nullptr;
+  const io_vec* bufs = nullptr;  // send
+  std::uint32_t nbufs = 0;       // send
+  std::uint32_t addrlen = 0;     // connect
+  const void* addr = nullptr;    // connect
+  std::intptr_t accepted = -1;   // accept: the new socket
   // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
   alignas(8) std::array<std::byte, 64> port_data{};
 };
@@ -77,8 +112,12 @@ struct poll_result {
 //   completions or a wake, deliver the completions that are ready, and return.
 // - wake(): make a blocked or future poll() return; thread-safe, coalescing is allowed.
 // - close(): release the OS objects. Idempotent.
+// - attach(io): register a socket with the port (epoll_ctl ADD, CreateIoCompletionPort).
+// - detach(io): forget it; every operation on it has completed. The core closes it after.
 template <class P>
-concept backend_port = requires(P& p, operation& op, std::int64_t timeout_ns) {
+concept backend_port = requires(P& p, operation& op, io_object& io, std::int64_t timeout_ns) {
+  { p.attach(io) } -> std::same_as<std::error_code>;
+  { p.detach(io) } noexcept -> std::same_as<void>;
   { P::kind } -> std::convertible_to<backend_kind>;
   { p.init() } -> std::same_as<std::error_code>;
   { p.submit(op) } noexcept -> std::same_as<void>;

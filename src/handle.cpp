@@ -42,7 +42,11 @@ void handle_base::start_close(std::function<void()> cb) {
   close_cb_ = std::move(cb);
   on_close();
   set_active(false);
-  loop_.closing_.push_back(*this);
+  if (!busy()) queue_for_close();
+}
+
+void handle_base::queue_for_close() noexcept {
+  if (!static_cast<list_node<closing_tag>&>(*this).linked()) loop_.closing_.push_back(*this);
 }
 
 }  // namespace detail

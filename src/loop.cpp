@@ -173,6 +173,26 @@ bool loop_impl::run_pending() {
   return true;
 }
 
+std::error_code loop_impl::port_attach(io_object& io) {
+  return std::visit(
+      [&](auto& p) -> std::error_code {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
+          return p.attach(io);
+        } else {
+          return make_error_code(errc::closed);
+        }
+      },
+      port_);
+}
+
+void loop_impl::port_detach(io_object& io) noexcept {
+  std::visit(
+      [&](auto& p) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.detach(io);
+      },
+      port_);
+}
+
 void loop_impl::wake() noexcept {
   std::visit(
       [&](auto& p) {
@@ -233,6 +253,7 @@ void loop_impl::run_closing() {
   closing_.splice_all(batch);
   while (handle_base* h = batch.front()) {
     batch.erase(*h);
+    h->on_release();
     auto cb = std::move(h->close_cb_);
     handles_.erase(*h);
     --handle_count_;
@@ -347,7 +368,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "internal"};
+    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "internal"};
     out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
                        names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
   });

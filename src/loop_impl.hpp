@@ -49,6 +49,13 @@ class handle_base : public list_node<all_tag>, public list_node<phase_tag>, publ
 
   // Stops whatever the handle is doing; called once when it is closed.
   virtual void on_close() noexcept {}
+  // True while operations are in flight: the close phase waits for them (a closing handle
+  // cancels its operations and is queued for the close phase when the last completes).
+  [[nodiscard]] virtual bool busy() const noexcept { return false; }
+  // Releases OS resources, in the close phase, just before the close callback.
+  virtual void on_release() noexcept {}
+  // Queues a closing handle for the close phase (once it is no longer busy).
+  void queue_for_close() noexcept;
 
   void set_active(bool active) noexcept;
   void set_ref(bool ref) noexcept;
@@ -144,6 +151,8 @@ class loop_impl {
   // Operations.
   void submit(operation& op) noexcept;
   bool cancel(operation& op) noexcept;
+  std::error_code port_attach(io_object& io);
+  void port_detach(io_object& io) noexcept;
   // Queues op's completion for the pending phase of the next iteration.
   void defer(operation& op) noexcept;
   void wake() noexcept;

@@ -1,10 +1,13 @@
 // Everything in eddy's public API.
 #pragma once
 
+#include "eddy/address.hpp"
 #include "eddy/async.hpp"
 #include "eddy/error.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"
+#include "eddy/stream.hpp"
+#include "eddy/tcp.hpp"
 #include "eddy/timer.hpp"
 #include "eddy/version.hpp"

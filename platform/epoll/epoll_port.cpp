@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,11 +14,141 @@
 namespace eddy::platform::epoll {
 namespace {
 
+using detail::io_object;
+using detail::op_kind;
+using detail::operation;
+
 struct op_state {
-  detail::operation* next_ready;
+  operation* next;
+};
+
+struct io_state {
+  operation* read_head;
+  operation* read_tail;
+  operation* write_head;
+  operation* write_tail;
+  bool readable;
+  bool writable;
+  bool registered;
 };
 
 constexpr int max_events = 128;
+
+io_state& state(io_object& io) noexcept { return *reinterpret_cast<io_state*>(io.port_data.data()); }
+operation*& next_of(operation& op) noexcept { return detail::port_state<op_state>(op).next; }
+
+void push(operation*& head, operation*& tail, operation& op) noexcept {
+  next_of(op) = nullptr;
+  if (tail != nullptr) {
+    next_of(*tail) = &op;
+  } else {
+    head = &op;
+  }
+  tail = &op;
+}
+
+bool unlink(operation*& head, operation*& tail, operation& op) noexcept {
+  operation* prev = nullptr;
+  for (operation* p = head; p != nullptr; prev = p, p = next_of(*p)) {
+    if (p != &op) continue;
+    if (prev != nullptr) {
+      next_of(*prev) = next_of(*p);
+    } else {
+      head = next_of(*p);
+    }
+    if (tail == p) tail = prev;
+    return true;
+  }
+  return false;
+}
+
+int fd_of(const io_object& io) noexcept { return static_cast<int>(io.native); }
+
+void fail(operation& op, int err) noexcept {
+  op.result = 0;
+  op.error = from_errno(err);
+}
+
+// Tries the operation's syscall. Returns false when it must wait for readiness
+// (EAGAIN); true when it finished, with op.result / op.error set.
+bool perform(operation& op) noexcept {
+  io_object& io = *op.io;
+  for (;;) {
+    switch (op.kind) {
+      case op_kind::nop:
+        return true;
+      case op_kind::accept: {
+        int fd = ::accept4(fd_of(io), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+          op.accepted = fd;
+          op.result = 0;
+          return true;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;  // try the next one
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).readable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
+      case op_kind::recv: {
+        detail::io_vec buf = op.acquire(&op);
+        if (buf.len == 0) {
+          op.error = make_error_code(errc::no_memory);
+          return true;
+        }
+        ssize_t n = ::recv(fd_of(io), buf.base, buf.len, 0);
+        if (n >= 0) {
+          op.result = n;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).readable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
+      case op_kind::connect: {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd_of(io), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+        if (err == EINPROGRESS || err == EALREADY) return false;
+        if (err != 0) {
+          fail(op, err);
+        } else {
+          op.result = 0;
+        }
+        return true;
+      }
+      case op_kind::send: {
+        msghdr msg{};
+        msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
+        msg.msg_iovlen = op.nbufs;
+        ssize_t n = ::sendmsg(fd_of(io), &msg, MSG_NOSIGNAL);
+        if (n >= 0) {
+          std::size_t want = 0;
+          for (std::uint32_t i = 0; i < op.nbufs; ++i) want += op.bufs[i].len;
+          if (static_cast<std::size_t>(n) < want) state(io).writable = false;  // the buffer is full
+          op.result = n;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).writable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
+    }
+    return true;
+  }
+}
+
+bool is_read_side(op_kind k) noexcept { return k == op_kind::accept || k == op_kind::recv; }
 
 }  // namespace
 
@@ -41,30 +172,100 @@ std::error_code port::init() {
   return {};
 }
 
-void port::submit(detail::operation& op) noexcept {
-  switch (op.kind) {
-    case detail::op_kind::nop:
-      detail::port_state<op_state>(op).next_ready = nullptr;
-      if (ready_tail_ != nullptr) {
-        detail::port_state<op_state>(*ready_tail_).next_ready = &op;
-      } else {
-        ready_head_ = &op;
-      }
-      ready_tail_ = &op;
-      op.result = 0;
-      op.error = {};
-      return;
+std::error_code port::attach(io_object& io) {
+  io_state& st = state(io);
+  st = io_state{};
+  // Unknown readiness counts as ready: the first attempt finds out (EAGAIN clears it).
+  st.readable = st.writable = true;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &io;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_of(io), &ev) < 0) return from_errno(errno);
+  st.registered = true;
+  return {};
+}
+
+void port::detach(io_object& io) noexcept {
+  io_state& st = state(io);
+  if (st.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd_of(io), nullptr);
+  st = io_state{};
+}
+
+void port::make_ready(operation& op) noexcept {
+  next_of(op) = nullptr;
+  if (ready_tail_ != nullptr) {
+    next_of(*ready_tail_) = &op;
+  } else {
+    ready_head_ = &op;
+  }
+  ready_tail_ = &op;
+}
+
+void port::submit(operation& op) noexcept {
+  op.result = 0;
+  op.error = {};
+  if (op.kind == op_kind::nop) {
+    make_ready(op);
+    return;
+  }
+  io_state& st = state(*op.io);
+  if (op.kind == op_kind::connect) {
+    int r;
+    do {
+      r = ::connect(fd_of(*op.io), static_cast<const sockaddr*>(op.addr), op.addrlen);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      make_ready(op);
+    } else if (errno == EINPROGRESS) {
+      st.writable = false;
+      push(st.write_head, st.write_tail, op);
+    } else {
+      fail(op, errno);
+      make_ready(op);
+    }
+    return;
+  }
+  if (is_read_side(op.kind)) {
+    if (st.read_head == nullptr && st.readable && perform(op)) {
+      make_ready(op);
+    } else {
+      push(st.read_head, st.read_tail, op);
+    }
+  } else {
+    if (st.write_head == nullptr && st.writable && perform(op)) {
+      make_ready(op);
+    } else {
+      push(st.write_head, st.write_tail, op);
+    }
   }
 }
 
-bool port::cancel(detail::operation& op) noexcept {
-  for (auto* p = ready_head_; p != nullptr; p = detail::port_state<op_state>(*p).next_ready) {
-    if (p == &op) {
-      op.error = make_error_code(errc::operation_canceled);
-      return true;
-    }
+bool port::cancel(operation& op) noexcept {
+  if (op.io == nullptr) return false;
+  io_state& st = state(*op.io);
+  if (unlink(st.read_head, st.read_tail, op) || unlink(st.write_head, st.write_tail, op)) {
+    op.result = 0;
+    op.error = make_error_code(errc::operation_canceled);
+    make_ready(op);
+    return true;
   }
   return false;
+}
+
+void port::run_queue(io_object& io, bool read_side, detail::poll_result& out) {
+  io_state& st = state(io);
+  for (;;) {
+    operation*& head = read_side ? st.read_head : st.write_head;
+    operation*& tail = read_side ? st.read_tail : st.write_tail;
+    bool& ready = read_side ? st.readable : st.writable;
+    if (head == nullptr || !ready) return;
+    operation* op = head;
+    if (!perform(*op)) return;
+    head = next_of(*op);
+    if (head == nullptr) tail = nullptr;
+    ++out.completions;
+    detail::deliver(*op);  // may submit to, cancel on, or stop using this io object
+  }
 }
 
 detail::poll_result port::poll(std::int64_t timeout_ns) {
@@ -72,7 +273,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   if (ready_head_ != nullptr) timeout_ns = 0;
 
   epoll_event events[max_events];
-  int n;
+  int n = -1;
   if (have_pwait2_) {
     timespec ts{};
     timespec* tsp = nullptr;
@@ -92,20 +293,31 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   if (n < 0) n = 0;  // EINTR: the loop simply goes round again
 
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.ptr == nullptr) {
+    auto* io = static_cast<io_object*>(events[i].data.ptr);
+    if (io == nullptr) {
       std::uint64_t value;
       while (::read(wakefd_, &value, sizeof value) > 0) {
       }
       out.woken = true;
+      continue;
     }
+    const std::uint32_t ev = events[i].events;
+    io_state& st = state(*io);
+    if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) st.readable = true;
+    if ((ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) st.writable = true;
+    // A callback run from one of these may close another socket in this batch; its ops are
+    // then cancelled (moved to the ready list) and its queues are empty, so this is safe as
+    // long as the io object lives until the close phase, which the core guarantees.
+    run_queue(*io, false, out);
+    run_queue(*io, true, out);
   }
 
-  // Deliver the ready list as it stands now; operations submitted by these callbacks
+  // Deliver the ready list as it stands now; operations made ready by these callbacks
   // go to the next poll.
-  auto* op = ready_head_;
+  operation* op = ready_head_;
   ready_head_ = ready_tail_ = nullptr;
   while (op != nullptr) {
-    auto* next = detail::port_state<op_state>(*op).next_ready;
+    operation* next = next_of(*op);
     ++out.completions;
     detail::deliver(*op);
     op = next;

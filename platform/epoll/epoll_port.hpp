@@ -1,5 +1,10 @@
-// The epoll port: a readiness loop. Operations wait in per-fd queues until epoll says the
-// fd is ready, then the port performs the syscall itself. Wake is an eventfd.
+// The epoll port: a readiness loop. Sockets are registered once, edge-triggered, for both
+// directions; each keeps a queue of read-side operations (accept, recv) and one of
+// write-side operations (connect, send) and remembers whether it last looked readable or
+// writable. An operation is tried at once when its side looks ready (so a write goes out
+// immediately and waits only for what did not fit) and otherwise when epoll says so; the
+// port performs the syscall itself. Finished operations are delivered from poll(). Wake is
+// an eventfd.
 #pragma once
 
 #include "platform/backend.hpp"
@@ -21,8 +26,12 @@ class port {
   detail::poll_result poll(std::int64_t timeout_ns);
   void wake() noexcept;
   void close() noexcept;
+  std::error_code attach(detail::io_object& io);
+  void detach(detail::io_object& io) noexcept;
 
  private:
+  void make_ready(detail::operation& op) noexcept;
+  void run_queue(detail::io_object& io, bool read_side, detail::poll_result& out);
   int epfd_ = -1;
   int wakefd_ = -1;
   bool have_pwait2_ = true;

@@ -1,3 +1,1 @@
-list(APPEND EDDY_PORT_SOURCES
-  platform/epoll/epoll_port.cpp platform/epoll/epoll_port.hpp
-  platform/posix/posix_util.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/epoll/epoll_port.cpp platform/epoll/epoll_port.hpp)

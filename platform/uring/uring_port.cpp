@@ -1,6 +1,7 @@
 #include "platform/uring/uring_port.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,10 @@ constexpr unsigned reap_batch = 128;
 // user_data values that are not operations.
 constexpr std::uint64_t wake_tag = 1;
 constexpr std::uint64_t ignore_tag = 2;
+
+struct recv_state {
+  bool no_buffer;
+};
 
 }  // namespace
 
@@ -59,12 +64,42 @@ void port::arm_wake() noexcept {
   io_uring_sqe_set_data64(sqe, wake_tag);
 }
 
+// Sockets need no registration: every operation names its fd.
+std::error_code port::attach(detail::io_object&) { return {}; }
+void port::detach(detail::io_object&) noexcept {}
+
 void port::submit(detail::operation& op) noexcept {
   io_uring_sqe* sqe = get_sqe();
+  const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
     case detail::op_kind::nop:
       io_uring_prep_nop(sqe);
       break;
+    case detail::op_kind::accept:
+      io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      break;
+    case detail::op_kind::connect:
+      io_uring_prep_connect(sqe, fd, static_cast<const sockaddr*>(op.addr), op.addrlen);
+      break;
+    case detail::op_kind::recv: {
+      detail::io_vec buf = op.acquire(&op);
+      detail::port_state<recv_state>(op).no_buffer = buf.len == 0;
+      if (buf.len == 0) {
+        io_uring_prep_nop(sqe);  // completes at once; reap turns it into no_memory
+      } else {
+        io_uring_prep_recv(sqe, fd, buf.base, buf.len, 0);
+      }
+      break;
+    }
+    case detail::op_kind::send: {
+      msghdr& msg = detail::port_state<msghdr>(op);
+      msg = msghdr{};
+      msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
+      msg.msg_iovlen = op.nbufs;
+      // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.
+      io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+      break;
+    }
   }
   io_uring_sqe_set_data(sqe, &op);
 }
@@ -103,9 +138,16 @@ std::uint32_t port::reap(detail::poll_result& out) {
       }
       if (batch[i].data == ignore_tag) continue;
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
-      if (batch[i].res < 0) {
+      if (op->kind == detail::op_kind::recv && detail::port_state<recv_state>(*op).no_buffer) {
+        op->result = 0;
+        op->error = make_error_code(errc::no_memory);
+      } else if (batch[i].res < 0) {
         op->result = 0;
         op->error = from_errno(-batch[i].res);
+      } else if (op->kind == detail::op_kind::accept) {
+        op->accepted = batch[i].res;
+        op->result = 0;
+        op->error = {};
       } else {
         op->result = batch[i].res;
         op->error = {};

@@ -25,6 +25,8 @@ class port {
   detail::poll_result poll(std::int64_t timeout_ns);
   void wake() noexcept;
   void close() noexcept;
+  std::error_code attach(detail::io_object& io);
+  void detach(detail::io_object& io) noexcept;
 
  private:
   io_uring_sqe* get_sqe() noexcept;

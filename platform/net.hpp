@@ -1,0 +1,49 @@
+// Synchronous socket calls the core needs around the asynchronous operations: creating,
+// binding, listening, options, addresses and closing. One header, one implementation per
+// OS family (platform/posix/net.cpp, platform/iocp/net.cpp), so src/ never names an OS.
+// Every call is non-blocking (sockets are created non-blocking) and loop-thread only.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "eddy/address.hpp"
+#include "platform/backend.hpp"
+
+namespace eddy::detail::net {
+
+using native_socket = std::intptr_t;
+inline constexpr native_socket invalid_socket = -1;  // also Windows' INVALID_SOCKET as intptr_t
+
+// A native sockaddr, big enough for sockaddr_storage.
+struct native_address {
+  alignas(8) std::array<std::byte, 128> data{};
+  std::uint32_t len = 0;
+};
+
+void to_native(const socket_address& addr, native_address& out) noexcept;
+socket_address from_native(const void* sockaddr_ptr, std::size_t len) noexcept;
+// The native AF_ value for a family (what io_object::family holds).
+int native_family(address_family family) noexcept;
+
+// Creates a non-blocking, close-on-exec TCP socket (overlapped on Windows).
+std::error_code open_tcp(address_family family, native_socket& out) noexcept;
+// Readies a socket eddy did not create (adopted or accepted): non-blocking, and returns
+// its native family.
+std::error_code adopt(native_socket s, int& family) noexcept;
+std::error_code bind(native_socket s, const socket_address& addr, bool reuse_port, bool ipv6_only) noexcept;
+std::error_code listen(native_socket s, int backlog) noexcept;
+std::error_code set_nodelay(native_socket s, bool enable) noexcept;
+std::error_code set_keepalive(native_socket s, bool enable, int delay_seconds) noexcept;
+std::error_code local_address(native_socket s, socket_address& out) noexcept;
+std::error_code peer_address(native_socket s, socket_address& out) noexcept;
+std::error_code shutdown_write(native_socket s) noexcept;
+// Makes the next close send a reset (SO_LINGER with a zero timeout).
+std::error_code set_reset_on_close(native_socket s) noexcept;
+// Sends what fits now; returns the bytes sent. would_block when nothing fit.
+std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
+void close(native_socket s) noexcept;
+
+}  // namespace eddy::detail::net

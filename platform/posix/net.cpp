@@ -1,0 +1,169 @@
+#include "platform/net.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace eddy::detail::net {
+namespace {
+
+std::error_code last_error() noexcept { return from_errno(errno); }
+
+int fd_of(native_socket s) noexcept { return static_cast<int>(s); }
+
+std::error_code set_int_option(native_socket s, int level, int name, int value) noexcept {
+  if (::setsockopt(fd_of(s), level, name, &value, sizeof value) != 0) return last_error();
+  return {};
+}
+
+}  // namespace
+
+static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, base) == offsetof(iovec, iov_base) &&
+                  offsetof(io_vec, len) == offsetof(iovec, iov_len),
+              "io_vec must be layout-compatible with struct iovec");
+
+int native_family(address_family family) noexcept { return family == address_family::ipv6 ? AF_INET6 : AF_INET; }
+
+void to_native(const socket_address& addr, native_address& out) noexcept {
+  out.data.fill(std::byte{0});
+  if (addr.family() == address_family::ipv6) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(addr.port());
+    std::memcpy(&sa.sin6_addr, addr.bytes(), 16);
+    sa.sin6_scope_id = addr.scope_id();
+    std::memcpy(out.data.data(), &sa, sizeof sa);
+    out.len = sizeof sa;
+  } else {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(addr.port());
+    std::memcpy(&sa.sin_addr, addr.bytes(), 4);
+    std::memcpy(out.data.data(), &sa, sizeof sa);
+    out.len = sizeof sa;
+  }
+}
+
+socket_address from_native(const void* p, std::size_t len) noexcept {
+  sockaddr_storage ss{};
+  std::memcpy(&ss, p, len < sizeof ss ? len : sizeof ss);
+  if (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+    const auto& sa = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::array<std::uint8_t, 16> b{};
+    std::memcpy(b.data(), &sa.sin6_addr, 16);
+    return socket_address::ipv6(b, ntohs(sa.sin6_port), sa.sin6_scope_id);
+  }
+  if (ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
+    const auto& sa = reinterpret_cast<const sockaddr_in&>(ss);
+    std::array<std::uint8_t, 4> b{};
+    std::memcpy(b.data(), &sa.sin_addr, 4);
+    return socket_address::ipv4(b, ntohs(sa.sin_port));
+  }
+  return {};
+}
+
+std::error_code open_tcp(address_family family, native_socket& out) noexcept {
+  int fd = ::socket(native_family(family), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (fd < 0) return last_error();
+  out = fd;
+  return {};
+}
+
+std::error_code adopt(native_socket s, int& family) noexcept {
+  int fd = fd_of(s);
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return last_error();
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
+  family = ss.ss_family;
+  return {};
+}
+
+std::error_code bind(native_socket s, const socket_address& addr, bool reuse_port, bool ipv6_only) noexcept {
+  if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
+  if (reuse_port) {
+    if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1)) return ec;
+  }
+  if (addr.family() == address_family::ipv6) {
+    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
+  }
+  native_address na;
+  to_native(addr, na);
+  if (::bind(fd_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) return last_error();
+  return {};
+}
+
+std::error_code listen(native_socket s, int backlog) noexcept {
+  if (::listen(fd_of(s), backlog) != 0) return last_error();
+  return {};
+}
+
+std::error_code set_nodelay(native_socket s, bool enable) noexcept {
+  return set_int_option(s, IPPROTO_TCP, TCP_NODELAY, enable ? 1 : 0);
+}
+
+std::error_code set_keepalive(native_socket s, bool enable, int delay_seconds) noexcept {
+  if (auto ec = set_int_option(s, SOL_SOCKET, SO_KEEPALIVE, enable ? 1 : 0)) return ec;
+  if (enable) return set_int_option(s, IPPROTO_TCP, TCP_KEEPIDLE, delay_seconds < 1 ? 1 : delay_seconds);
+  return {};
+}
+
+std::error_code local_address(native_socket s, socket_address& out) noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
+  out = from_native(&ss, len);
+  return {};
+}
+
+std::error_code peer_address(native_socket s, socket_address& out) noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
+  out = from_native(&ss, len);
+  return {};
+}
+
+std::error_code shutdown_write(native_socket s) noexcept {
+  if (::shutdown(fd_of(s), SHUT_WR) != 0) return last_error();
+  return {};
+}
+
+std::error_code set_reset_on_close(native_socket s) noexcept {
+  linger l{};
+  l.l_onoff = 1;
+  l.l_linger = 0;
+  if (::setsockopt(fd_of(s), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0) return last_error();
+  return {};
+}
+
+std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept {
+  msghdr msg{};
+  msg.msg_iov = reinterpret_cast<iovec*>(const_cast<io_vec*>(bufs));
+  msg.msg_iovlen = nbufs;
+  ssize_t n;
+  do {
+    // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.
+    n = ::sendmsg(fd_of(s), &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ec = last_error();
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(n);
+}
+
+void close(native_socket s) noexcept {
+  if (s >= 0) ::close(fd_of(s));
+}
+
+}  // namespace eddy::detail::net

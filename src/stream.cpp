@@ -1,0 +1,376 @@
+#include <cstring>
+
+#include "stream_impl.hpp"
+
+namespace eddy {
+namespace detail {
+
+namespace {
+constexpr std::size_t own_buffer_size = 64 * 1024;
+constexpr std::size_t max_iov = 64;  // buffers handed to one send; the rest follow
+}  // namespace
+
+stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : handle_base(loop, type) {
+  for (operation* op : {&read_op_, &write_op_, &shutdown_op_, &accept_op_, &connect_op_}) {
+    op->owner = this;
+    op->io = &io_;
+  }
+  read_op_.kind = op_kind::recv;
+  read_op_.complete = &on_read_complete;
+  read_op_.acquire = &acquire_read_buffer;
+  write_op_.kind = op_kind::send;
+  write_op_.complete = &on_write_complete;
+  shutdown_op_.kind = op_kind::nop;
+  shutdown_op_.complete = &on_shutdown_complete;
+  accept_op_.kind = op_kind::accept;
+  accept_op_.complete = &on_accept_complete;
+  connect_op_.kind = op_kind::connect;
+  connect_op_.complete = &on_connect_complete;
+}
+
+stream_impl::~stream_impl() {
+  while (write_request* r = free_requests_) {
+    free_requests_ = r->next;
+    delete r;
+  }
+}
+
+std::error_code stream_impl::set_socket(net::native_socket s, int family) {
+  io_.native = s;
+  io_.family = family;
+  if (auto ec = loop_.port_attach(io_)) {
+    io_.native = net::invalid_socket;
+    return ec;
+  }
+  attached_ = true;
+  return {};
+}
+
+void stream_impl::submit(operation& op) noexcept {
+  ++ops_in_flight_;
+  loop_.submit(op);
+}
+
+void stream_impl::op_done() noexcept {
+  --ops_in_flight_;
+  if (closing_ && ops_in_flight_ == 0) queue_for_close();
+}
+
+void stream_impl::cancel_all() noexcept {
+  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) {
+    if (op->in_flight) loop_.cancel(*op);
+  }
+}
+
+void stream_impl::on_close() noexcept {
+  reading_ = false;
+  listening_ = false;
+  cancel_all();
+}
+
+void stream_impl::on_release() noexcept {
+  // Everything has completed; what never started fails now, before the close callback.
+  fail_writes(make_error_code(errc::operation_canceled));
+  if (shutdown_cb_) {
+    auto cb = std::move(shutdown_cb_);
+    loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
+  }
+  while (!accepted_.empty()) net::close(accepted_.pop());
+  if (io_.native != net::invalid_socket) {
+    if (attached_) loop_.port_detach(io_);
+    if (reset_on_close_) (void)net::set_reset_on_close(io_.native);
+    net::close(io_.native);
+    io_.native = net::invalid_socket;
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_read) {
+  if (closing_) return make_error_code(errc::closed);
+  if (!connected_) return make_error_code(errc::not_connected);
+  if (reading_) return make_error_code(errc::already_started);
+  alloc_ = std::move(alloc);
+  on_read_ = std::move(on_read);
+  reading_ = true;
+  set_active(true);
+  start_read();
+  return {};
+}
+
+void stream_impl::read_stop() noexcept {
+  if (!reading_) return;
+  reading_ = false;
+  if (read_op_.in_flight) loop_.cancel(read_op_);
+  if (!listening_ && write_head_ == nullptr && !connect_op_.in_flight) set_active(false);
+}
+
+void stream_impl::start_read() noexcept {
+  if (!reading_ || read_op_.in_flight || closing_) return;
+  read_buf_ = {nullptr, 0};
+  submit(read_op_);
+}
+
+io_vec stream_impl::acquire_read_buffer(operation* op) {
+  stream_impl& s = owner_of(op);
+  if (s.read_buf_.len != 0) return s.read_buf_;  // acquired for an earlier attempt
+  mutable_buffer buf;
+  if (s.alloc_) {
+    s.loop_.invoke([&] { buf = s.alloc_(own_buffer_size); });
+  } else {
+    if (!s.own_buffer_) s.own_buffer_ = std::make_unique<std::byte[]>(own_buffer_size);
+    buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
+  }
+  s.read_buf_ = {buf.data(), buf.size()};
+  return s.read_buf_;
+}
+
+void stream_impl::on_read_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  s.op_done();
+  io_vec buf = s.read_buf_;
+  s.read_buf_ = {nullptr, 0};
+  if (s.closing_ || !s.reading_) return;  // cancelled by read_stop() or close()
+  std::error_code ec = op->error;
+  std::size_t n = 0;
+  if (!ec) {
+    n = static_cast<std::size_t>(op->result);
+    if (n == 0) {
+      ec = make_error_code(errc::eof);
+      s.eof_ = true;
+    }
+  }
+  if (ec == errc::operation_canceled) return;
+  if (ec) {
+    s.reading_ = false;  // reading stops on end of stream or error
+    if (!s.listening_ && s.write_head_ == nullptr) s.set_active(false);
+  }
+  std::span<std::byte> data(static_cast<std::byte*>(buf.base), n);
+  s.loop_.invoke([&] { s.on_read_(ec, data); });
+  s.start_read();
+}
+
+// ---------------------------------------------------------------- writing
+
+write_request* stream_impl::new_request() {
+  if (write_request* r = free_requests_) {
+    free_requests_ = r->next;
+    r->next = nullptr;
+    return r;
+  }
+  return new write_request;
+}
+
+void stream_impl::recycle(write_request* r) noexcept {
+  r->bufs.clear();
+  r->first = 0;
+  r->bytes_left = 0;
+  r->cb = nullptr;
+  r->next = free_requests_;
+  free_requests_ = r;
+}
+
+std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb) {
+  if (closing_) return make_error_code(errc::closed);
+  if (!connected_) return make_error_code(errc::not_connected);
+  if (write_shut_ || shutdown_cb_) return make_error_code(errc::broken_pipe);
+  write_request* r = new_request();
+  for (const auto& b : bufs) {
+    if (b.empty()) continue;
+    r->bufs.push_back({const_cast<std::byte*>(b.data()), b.size()});
+    r->bytes_left += b.size();
+  }
+  r->cb = std::move(cb);
+  if (write_tail_ != nullptr) {
+    write_tail_->next = r;
+  } else {
+    write_head_ = r;
+  }
+  write_tail_ = r;
+  write_queue_bytes_ += r->bytes_left;
+  set_active(true);
+  start_write();
+  return {};
+}
+
+void stream_impl::start_write() noexcept {
+  if (write_op_.in_flight || closing_) return;
+  write_request* r = write_head_;
+  if (r == nullptr) return;
+  if (r->bytes_left == 0) {
+    // An empty write still completes through the port, in order.
+    write_op_.kind = op_kind::nop;
+  } else {
+    write_op_.kind = op_kind::send;
+    write_op_.bufs = r->bufs.data() + r->first;
+    std::size_t n = r->bufs.size() - r->first;
+    write_op_.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
+  }
+  submit(write_op_);
+}
+
+void stream_impl::on_write_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  s.op_done();
+  write_request* r = s.write_head_;
+  if (op->error) {
+    // The stream is broken for writing: fail this and every queued write, in order.
+    s.fail_writes(op->error);
+    return;
+  }
+  std::size_t n = static_cast<std::size_t>(op->result);
+  s.write_queue_bytes_ -= n;
+  r->bytes_left -= n;
+  while (n > 0) {
+    io_vec& b = r->bufs[r->first];
+    if (n >= b.len) {
+      n -= b.len;
+      ++r->first;
+    } else {
+      b.base = static_cast<std::byte*>(b.base) + n;
+      b.len -= n;
+      n = 0;
+    }
+  }
+  if (r->bytes_left == 0) {
+    s.write_head_ = r->next;
+    if (s.write_head_ == nullptr) s.write_tail_ = nullptr;
+    auto cb = std::move(r->cb);
+    s.recycle(r);
+    if (cb) s.loop_.invoke([&] { cb({}); });
+    if (s.write_head_ == nullptr && !s.closing_) {
+      if (!s.reading_ && !s.listening_) s.set_active(false);
+      if (s.on_drain_) s.loop_.invoke([&] { s.on_drain_(); });
+      s.finish_shutdown_if_ready();
+    }
+  }
+  s.start_write();
+}
+
+void stream_impl::fail_writes(std::error_code ec) noexcept {
+  while (write_request* r = write_head_) {
+    write_head_ = r->next;
+    if (write_head_ == nullptr) write_tail_ = nullptr;
+    write_queue_bytes_ -= r->bytes_left;
+    auto cb = std::move(r->cb);
+    recycle(r);
+    if (cb) loop_.invoke([&] { cb(ec); });
+  }
+  write_queue_bytes_ = 0;
+}
+
+std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::error_code& ec) {
+  if (closing_) {
+    ec = make_error_code(errc::closed);
+    return 0;
+  }
+  if (!connected_ || write_shut_) {
+    ec = make_error_code(connected_ ? errc::broken_pipe : errc::not_connected);
+    return 0;
+  }
+  if (write_head_ != nullptr) {
+    ec = make_error_code(errc::would_block);  // keep the byte order
+    return 0;
+  }
+  io_vec vecs[max_iov];
+  std::size_t n = 0;
+  for (const auto& b : bufs) {
+    if (n == max_iov) break;
+    if (!b.empty()) vecs[n++] = {const_cast<std::byte*>(b.data()), b.size()};
+  }
+  if (n == 0) {
+    ec.clear();
+    return 0;
+  }
+  return net::try_send(io_.native, vecs, n, ec);
+}
+
+std::error_code stream_impl::shutdown(completion_callback cb) {
+  if (closing_) return make_error_code(errc::closed);
+  if (!connected_) return make_error_code(errc::not_connected);
+  if (write_shut_ || shutdown_cb_) return make_error_code(errc::already_started);
+  shutdown_cb_ = std::move(cb);
+  shutdown_pending_ = true;
+  finish_shutdown_if_ready();
+  return {};
+}
+
+void stream_impl::finish_shutdown_if_ready() noexcept {
+  if (!shutdown_pending_ || write_head_ != nullptr || shutdown_op_.in_flight) return;
+  shutdown_pending_ = false;
+  write_shut_ = true;
+  shutdown_result_ = net::shutdown_write(io_.native);
+  // The callback comes from poll, never from inside shutdown() itself.
+  submit(shutdown_op_);
+}
+
+void stream_impl::on_shutdown_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  // The stream stays active while a shutdown is pending; afterwards only reads, writes or
+  // listening keep it so.
+  s.op_done();
+  auto cb = std::move(s.shutdown_cb_);
+  s.shutdown_cb_ = nullptr;
+  if (cb) s.loop_.invoke([&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.shutdown_result_); });
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- public stream
+
+namespace {
+detail::stream_impl* as_stream(detail::handle_base* h) noexcept { return static_cast<detail::stream_impl*>(h); }
+std::error_code closed_error() { return make_error_code(errc::closed); }
+}  // namespace
+
+std::error_code stream::read_start(alloc_callback alloc, read_callback on_read) {
+  auto* s = as_stream(impl_);
+  return s ? s->read_start(std::move(alloc), std::move(on_read)) : closed_error();
+}
+std::error_code stream::read_start(read_callback on_read) {
+  auto* s = as_stream(impl_);
+  return s ? s->read_start(nullptr, std::move(on_read)) : closed_error();
+}
+void stream::read_stop() noexcept {
+  if (auto* s = as_stream(impl_)) s->read_stop();
+}
+bool stream::is_reading() const noexcept {
+  auto* s = as_stream(impl_);
+  return s != nullptr && s->reading_;
+}
+std::error_code stream::write(std::span<const const_buffer> bufs, completion_callback on_done) {
+  auto* s = as_stream(impl_);
+  return s ? s->write(bufs, std::move(on_done)) : closed_error();
+}
+std::error_code stream::write(const_buffer buf, completion_callback on_done) {
+  return write(std::span<const const_buffer>(&buf, 1), std::move(on_done));
+}
+std::size_t stream::try_write(std::span<const const_buffer> bufs, std::error_code& ec) {
+  auto* s = as_stream(impl_);
+  if (s == nullptr) {
+    ec = closed_error();
+    return 0;
+  }
+  return s->try_write(bufs, ec);
+}
+std::size_t stream::write_queue_size() const noexcept {
+  auto* s = as_stream(impl_);
+  return s ? s->write_queue_bytes_ : 0;
+}
+void stream::on_drain(std::function<void()> cb) {
+  if (auto* s = as_stream(impl_)) s->on_drain_ = std::move(cb);
+}
+std::error_code stream::shutdown(completion_callback on_done) {
+  auto* s = as_stream(impl_);
+  return s ? s->shutdown(std::move(on_done)) : closed_error();
+}
+bool stream::is_readable() const noexcept {
+  auto* s = as_stream(impl_);
+  return s != nullptr && !s->closing_ && s->connected_ && !s->eof_;
+}
+bool stream::is_writable() const noexcept {
+  auto* s = as_stream(impl_);
+  return s != nullptr && !s->closing_ && s->connected_ && !s->write_shut_ && !s->shutdown_cb_;
+}
+
+}  // namespace eddy

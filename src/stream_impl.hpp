@@ -1,0 +1,104 @@
+// The state behind eddy::stream and eddy::tcp.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "eddy/stream.hpp"
+#include "eddy/tcp.hpp"
+#include "loop_impl.hpp"
+#include "platform/net.hpp"
+
+namespace eddy::detail {
+
+// One write(): its gather list (copied), progress, and callback. Recycled through the
+// stream's free list, so steady writing does not allocate.
+struct write_request {
+  std::vector<io_vec> bufs;
+  std::size_t first = 0;  // index of the first buffer not fully written
+  std::size_t bytes_left = 0;
+  completion_callback cb;
+  write_request* next = nullptr;
+};
+
+class stream_impl : public handle_base {
+ public:
+  stream_impl(loop_impl& loop, handle_type type) noexcept;
+  ~stream_impl() override;
+
+  void on_close() noexcept override;
+  [[nodiscard]] bool busy() const noexcept override { return ops_in_flight_ != 0; }
+  void on_release() noexcept override;
+
+  // Reading.
+  std::error_code read_start(alloc_callback alloc, read_callback on_read);
+  void read_stop() noexcept;
+  // Writing.
+  std::error_code write(std::span<const const_buffer> bufs, completion_callback cb);
+  std::size_t try_write(std::span<const const_buffer> bufs, std::error_code& ec);
+  std::error_code shutdown(completion_callback cb);
+
+  // Starts using a socket (created, accepted or adopted): registers it with the port.
+  std::error_code set_socket(net::native_socket s, int family);
+
+  // Submits op and counts it; completions come back through the static handlers.
+  void submit(operation& op) noexcept;
+  void cancel_all() noexcept;
+
+  io_object io_;
+  bool attached_ = false;
+  bool connected_ = false;  // a connection (accepted, connected or adopted), not a listener
+  std::uint32_t ops_in_flight_ = 0;
+
+  // Reading.
+  bool reading_ = false;
+  alloc_callback alloc_;
+  read_callback on_read_;
+  operation read_op_;
+  io_vec read_buf_{nullptr, 0};  // the buffer acquired for the read in flight
+  std::unique_ptr<std::byte[]> own_buffer_;
+  bool eof_ = false;
+
+  // Writing.
+  write_request* write_head_ = nullptr;
+  write_request* write_tail_ = nullptr;
+  write_request* free_requests_ = nullptr;
+  operation write_op_;
+  std::size_t write_queue_bytes_ = 0;
+  std::function<void()> on_drain_;
+  bool write_shut_ = false;
+  completion_callback shutdown_cb_;
+  bool shutdown_pending_ = false;
+  std::error_code shutdown_result_;
+  operation shutdown_op_;  // a nop that delivers the shutdown callback from poll
+
+  // Listening and connecting (tcp).
+  operation accept_op_;
+  completion_callback on_connection_;
+  ring_queue<net::native_socket> accepted_;
+  std::error_code accept_error_;
+  bool listening_ = false;
+  operation connect_op_;
+  completion_callback on_connect_;
+  net::native_address connect_addr_;
+  bool reset_on_close_ = false;
+
+  void start_read() noexcept;
+  void start_write() noexcept;
+  void start_accept() noexcept;
+  void finish_shutdown_if_ready() noexcept;
+  void fail_writes(std::error_code ec) noexcept;
+  write_request* new_request();
+  void recycle(write_request* r) noexcept;
+  void op_done() noexcept;
+
+  static stream_impl& owner_of(operation* op) noexcept { return *static_cast<stream_impl*>(op->owner); }
+  static void on_read_complete(operation* op);
+  static void on_write_complete(operation* op);
+  static void on_shutdown_complete(operation* op);
+  static void on_accept_complete(operation* op);
+  static void on_connect_complete(operation* op);
+  static io_vec acquire_read_buffer(operation* op);
+};
+
+}  // namespace eddy::detail

@@ -1,0 +1,172 @@
+#include "eddy/tcp.hpp"
+
+#include "stream_impl.hpp"
+
+namespace eddy {
+namespace detail {
+
+void stream_impl::start_accept() noexcept {
+  if (!listening_ || accept_op_.in_flight || closing_) return;
+  submit(accept_op_);
+}
+
+void stream_impl::on_accept_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  s.op_done();
+  if (s.closing_ || !s.listening_) {
+    if (!op->error && op->accepted != net::invalid_socket) net::close(op->accepted);
+    return;
+  }
+  std::error_code ec = op->error;
+  if (ec == errc::operation_canceled) return;
+  if (!ec) s.accepted_.push(op->accepted);
+  op->accepted = net::invalid_socket;
+  s.loop_.invoke([&] { s.on_connection_(ec); });
+  // Keep accepting while the user takes what arrives; connections left waiting stop the
+  // accept loop (the kernel backlog holds the rest) until accept() is called again.
+  if (s.accepted_.empty()) s.start_accept();
+}
+
+void stream_impl::on_connect_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  s.op_done();
+  std::error_code ec = s.closing_ ? make_error_code(errc::operation_canceled) : op->error;
+  if (!ec) s.connected_ = true;
+  if (!s.reading_ && s.write_head_ == nullptr) s.set_active(false);
+  auto cb = std::move(s.on_connect_);
+  s.on_connect_ = nullptr;
+  if (cb) s.loop_.invoke([&] { cb(ec); });
+}
+
+}  // namespace detail
+
+namespace {
+
+detail::stream_impl* as_tcp(detail::handle_base* h) noexcept { return static_cast<detail::stream_impl*>(h); }
+
+// Creates the socket on first use, for addr's family.
+std::error_code ensure_socket(detail::stream_impl& s, address_family family) {
+  if (s.io_.native != detail::net::invalid_socket) return {};
+  detail::net::native_socket sock = detail::net::invalid_socket;
+  if (auto ec = detail::net::open_tcp(family, sock)) return ec;
+  if (auto ec = s.set_socket(sock, detail::net::native_family(family))) {
+    detail::net::close(sock);
+    return ec;
+  }
+  return {};
+}
+
+}  // namespace
+
+tcp::tcp(eddy::loop& owner) : stream(owner, new detail::stream_impl(owner.impl(), handle_type::tcp), handle_type::tcp) {}
+
+std::error_code tcp::bind(const socket_address& addr, tcp_bind_options options) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
+  if (auto ec = ensure_socket(*s, addr.family())) return ec;
+  return detail::net::bind(s->io_.native, addr, options.reuse_port, options.ipv6_only);
+}
+
+std::error_code tcp::listen(int backlog, completion_callback on_connection) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (!on_connection) return make_error_code(errc::invalid_argument);
+  if (s->listening_) return make_error_code(errc::already_started);
+  if (s->connected_) return make_error_code(errc::already_connected);
+  if (auto ec = ensure_socket(*s, address_family::ipv4)) return ec;  // unbound: any port on IPv4
+  if (auto ec = detail::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
+  s->on_connection_ = std::move(on_connection);
+  s->listening_ = true;
+  s->set_active(true);
+  s->start_accept();
+  return {};
+}
+
+std::error_code tcp::accept(tcp& client) {
+  auto* s = as_tcp(impl_);
+  auto* c = as_tcp(client.impl_);
+  if (s == nullptr || s->closing_ || c == nullptr || c->closing_) return make_error_code(errc::closed);
+  if (c->io_.native != detail::net::invalid_socket) return make_error_code(errc::already_connected);
+  if (s->accepted_.empty()) return make_error_code(errc::would_block);
+  detail::net::native_socket sock = s->accepted_.pop();
+  int family = 0;
+  std::error_code ec = detail::net::adopt(sock, family);
+  if (!ec) ec = c->set_socket(sock, family);
+  if (ec) {
+    detail::net::close(sock);
+  } else {
+    c->connected_ = true;
+  }
+  s->start_accept();
+  return ec;
+}
+
+std::error_code tcp::connect(const socket_address& addr, completion_callback on_connect) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->connected_ || s->connect_op_.in_flight) return make_error_code(errc::already_connected);
+  if (s->listening_) return make_error_code(errc::invalid_argument);
+  if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
+  if (auto ec = ensure_socket(*s, addr.family())) return ec;
+  detail::net::to_native(addr, s->connect_addr_);
+  s->connect_op_.addr = s->connect_addr_.data.data();
+  s->connect_op_.addrlen = s->connect_addr_.len;
+  s->on_connect_ = std::move(on_connect);
+  s->set_active(true);
+  s->submit(s->connect_op_);
+  return {};
+}
+
+std::error_code tcp::set_nodelay(bool enable) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->io_.native == detail::net::invalid_socket) return make_error_code(errc::bad_descriptor);
+  return detail::net::set_nodelay(s->io_.native, enable);
+}
+
+std::error_code tcp::set_keepalive(bool enable, std::chrono::seconds delay) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->io_.native == detail::net::invalid_socket) return make_error_code(errc::bad_descriptor);
+  return detail::net::set_keepalive(s->io_.native, enable, static_cast<int>(delay.count()));
+}
+
+void tcp::close_reset(std::function<void()> on_close) {
+  if (auto* s = as_tcp(impl_)) s->reset_on_close_ = true;
+  close(std::move(on_close));
+}
+
+socket_address tcp::local_address(std::error_code& ec) const {
+  socket_address out;
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->io_.native == detail::net::invalid_socket) {
+    ec = make_error_code(errc::bad_descriptor);
+    return out;
+  }
+  ec = detail::net::local_address(s->io_.native, out);
+  return out;
+}
+
+socket_address tcp::peer_address(std::error_code& ec) const {
+  socket_address out;
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->io_.native == detail::net::invalid_socket) {
+    ec = make_error_code(errc::bad_descriptor);
+    return out;
+  }
+  ec = detail::net::peer_address(s->io_.native, out);
+  return out;
+}
+
+std::error_code tcp::open(std::intptr_t native_socket) {
+  auto* s = as_tcp(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->io_.native != detail::net::invalid_socket) return make_error_code(errc::already_connected);
+  int family = 0;
+  if (auto ec = detail::net::adopt(native_socket, family)) return ec;
+  if (auto ec = s->set_socket(native_socket, family)) return ec;
+  socket_address peer;
+  s->connected_ = !detail::net::peer_address(native_socket, peer);
+  return {};
+}
+
+}  // namespace eddy

@@ -1,0 +1,426 @@
+// TCP on every port: connect/accept/echo, backpressure, half-close, resets, refusals,
+// cancellation on close, many clients, IPv6.
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "port_fixture.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using eddy::socket_address;
+using eddy_test::PortTest;
+
+std::vector<std::byte> pattern(std::size_t n, unsigned seed = 1) {
+  std::vector<std::byte> v(n);
+  std::uint32_t x = seed * 2654435761u;
+  for (auto& b : v) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<std::byte>(x >> 24);
+  }
+  return v;
+}
+
+std::string as_string(std::span<const std::byte> d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
+
+class TcpTest : public PortTest {
+ protected:
+  // An echo server on loopback: every byte read is written back; EOF half-closes back.
+  socket_address start_echo_server(socket_address bind_to = socket_address::loopback_v4(0)) {
+    server_ = std::make_unique<eddy::tcp>(loop());
+    EXPECT_FALSE(server_->bind(bind_to));
+    EXPECT_FALSE(server_->listen(1024, [this](std::error_code ec) {
+      ASSERT_FALSE(ec) << ec.message();
+      auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+      ASSERT_FALSE(server_->accept(c));
+      c.read_start([this, &c](std::error_code rec, std::span<std::byte> data) {
+        if (rec == eddy::errc::eof) {
+          c.shutdown([&c](std::error_code) { c.close(); });
+          return;
+        }
+        if (rec) {
+          c.close();
+          return;
+        }
+        auto copy = std::make_shared<std::vector<std::byte>>(data.begin(), data.end());
+        c.write(eddy::const_buffer(*copy), [copy](std::error_code) {});
+        ++echo_reads_;
+      });
+    }));
+    return server_->local_address();
+  }
+
+  void close_server() {
+    if (server_) server_->close();
+  }
+
+  std::unique_ptr<eddy::tcp> server_;
+  std::vector<std::unique_ptr<eddy::tcp>> server_conns_;
+  int echo_reads_ = 0;
+};
+EDDY_INSTANTIATE_PORTS(TcpTest);
+
+// A client that sends `data`, reads until EOF, and records what came back.
+struct echo_client {
+  echo_client(eddy::loop& l, socket_address to, std::vector<std::byte> payload, std::function<void()> done)
+      : sock(l), data(std::move(payload)), on_done(std::move(done)) {
+    EXPECT_FALSE(sock.connect(to, [this](std::error_code ec) {
+      ASSERT_FALSE(ec) << ec.message();
+      connected = true;
+      EXPECT_FALSE(sock.read_start([this](std::error_code rec, std::span<std::byte> d) {
+        if (rec) {
+          final_error = rec;
+          sock.close();
+          if (on_done) on_done();
+          return;
+        }
+        received.insert(received.end(), d.begin(), d.end());
+      }));
+      EXPECT_FALSE(sock.write(eddy::const_buffer(data), [this](std::error_code wec) {
+        write_error = wec;
+        ++writes_done;
+        EXPECT_FALSE(sock.shutdown([this](std::error_code sec) { shutdown_error = sec; }));
+      }));
+    }));
+  }
+  eddy::tcp sock;
+  std::vector<std::byte> data;
+  std::vector<std::byte> received;
+  std::function<void()> on_done;
+  bool connected = false;
+  int writes_done = 0;
+  std::error_code write_error, shutdown_error, final_error;
+};
+
+TEST_P(TcpTest, EchoesEightMebibytesBothWays) {
+  auto addr = start_echo_server();
+  ASSERT_EQ(addr.family(), eddy::address_family::ipv4);
+  ASSERT_NE(addr.port(), 0);
+  echo_client client(loop(), addr, pattern(8 << 20), [this] { close_server(); });
+  loop().run();
+  EXPECT_TRUE(client.connected);
+  EXPECT_EQ(client.writes_done, 1);
+  EXPECT_FALSE(client.write_error);
+  EXPECT_FALSE(client.shutdown_error);
+  EXPECT_EQ(client.final_error, eddy::errc::eof);
+  EXPECT_EQ(client.received.size(), client.data.size());
+  EXPECT_TRUE(client.received == client.data);
+  EXPECT_GT(echo_reads_, 1);  // it really streamed
+}
+
+TEST_P(TcpTest, AThousandConcurrentClients) {
+  auto addr = start_echo_server();
+  constexpr int n = 1000;
+  int done = 0;
+  std::vector<std::unique_ptr<echo_client>> clients;
+  for (int i = 0; i < n; ++i) {
+    clients.push_back(std::make_unique<echo_client>(loop(), addr, pattern(100, static_cast<unsigned>(i)), [&] {
+      if (++done == n) close_server();
+    }));
+  }
+  loop().run();
+  EXPECT_EQ(done, n);
+  for (auto& c : clients) {
+    EXPECT_EQ(c->final_error, eddy::errc::eof);
+    EXPECT_TRUE(c->received == c->data);
+  }
+}
+
+TEST_P(TcpTest, EchoOverIpv6) {
+  socket_address addr;
+  {
+    eddy::tcp probe(loop());
+    if (probe.bind(socket_address::loopback_v6(0))) {
+      probe.close();
+      loop().run();
+      GTEST_SKIP() << "no IPv6 loopback on this machine";
+    }
+    probe.close();
+    loop().run();
+  }
+  addr = start_echo_server(socket_address::loopback_v6(0));
+  EXPECT_EQ(addr.family(), eddy::address_family::ipv6);
+  echo_client client(loop(), addr, pattern(100000), [this] { close_server(); });
+  loop().run();
+  EXPECT_TRUE(client.received == client.data);
+  std::error_code ec;
+  EXPECT_FALSE(client.sock.is_active());
+}
+
+TEST_P(TcpTest, ConnectRefused) {
+  // A port that was just free: bind without listening, note the port, close.
+  std::uint16_t port;
+  {
+    eddy::tcp t(loop());
+    ASSERT_FALSE(t.bind(socket_address::loopback_v4(0)));
+    port = t.local_address().port();
+    t.close();
+    loop().run();
+  }
+  eddy::tcp c(loop());
+  std::error_code result;
+  bool called = false;
+  ASSERT_FALSE(c.connect(socket_address::loopback_v4(port), [&](std::error_code ec) {
+    called = true;
+    result = ec;
+    c.close();
+  }));
+  loop().run();
+  EXPECT_TRUE(called);
+  EXPECT_EQ(result, eddy::errc::connection_refused) << result.message();
+}
+
+TEST_P(TcpTest, HalfCloseThePeerSeesEofAndCanStillWriteBack) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  std::string server_got;
+  bool server_saw_eof = false;
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));
+    c.read_start([&](std::error_code ec, std::span<std::byte> d) {
+      if (ec == eddy::errc::eof) {
+        server_saw_eof = true;
+        EXPECT_TRUE(c.is_writable());
+        c.write(eddy::buffer("bye"), [&](std::error_code wec) {
+          EXPECT_FALSE(wec);
+          c.close();
+          server_->close();
+        });
+        return;
+      }
+      server_got += as_string(d);
+    });
+  }));
+  eddy::tcp client(loop());
+  std::string client_got;
+  std::error_code client_end, shut;
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    client.read_start([&](std::error_code rec, std::span<std::byte> d) {
+      if (rec) {
+        client_end = rec;
+        client.close();
+        return;
+      }
+      client_got += as_string(d);
+    });
+    client.write(eddy::buffer("hello"), [](std::error_code) {});
+    client.shutdown([&](std::error_code sec) { shut = sec; });
+    EXPECT_FALSE(client.is_writable());
+    EXPECT_EQ(client.write(eddy::buffer("late"), [](std::error_code) {}), eddy::errc::broken_pipe);
+  }));
+  loop().run();
+  EXPECT_EQ(server_got, "hello");
+  EXPECT_TRUE(server_saw_eof);
+  EXPECT_FALSE(shut);
+  EXPECT_EQ(client_got, "bye");
+  EXPECT_EQ(client_end, eddy::errc::eof);
+}
+
+TEST_P(TcpTest, CloseResetMakesThePeerSeeConnectionReset) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  eddy::tcp client(loop());
+  std::error_code client_end;
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));
+    // Wait until the client has something in flight, then reset.
+    c.read_start([&](std::error_code, std::span<std::byte>) {
+      c.close_reset();
+      server_->close();
+    });
+  }));
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    client.read_start([&](std::error_code rec, std::span<std::byte>) {
+      if (rec) {
+        client_end = rec;
+        client.close();
+      }
+    });
+    client.write(eddy::buffer("ping"), [](std::error_code) {});
+  }));
+  loop().run();
+  EXPECT_EQ(client_end, eddy::errc::connection_reset) << client_end.message();
+}
+
+TEST_P(TcpTest, WriteQueueBackpressureAndDrain) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  eddy::tcp* accepted = nullptr;
+  std::size_t server_received = 0;
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    accepted = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(server_->accept(*accepted));  // but do not read yet
+  }));
+  constexpr std::size_t chunk = 128 * 1024, chunks = 256;  // 32 MiB: more than any socket buffer
+  auto data = pattern(chunk);
+  eddy::tcp client(loop());
+  int completed = 0, drains = 0;
+  std::size_t queue_at_first_completion = 0;
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    client.on_drain([&] {
+      ++drains;
+      client.close();
+    });
+    for (std::size_t i = 0; i < chunks; ++i) {
+      client.write(eddy::const_buffer(data), [&](std::error_code wec) {
+        EXPECT_FALSE(wec);
+        if (++completed == 1) {
+          queue_at_first_completion = client.write_queue_size();
+          ASSERT_NE(accepted, nullptr);
+          // Now let the reader go: the queue must drain completely.
+          accepted->read_start([&](std::error_code rec, std::span<std::byte> d) {
+            if (rec) {
+              accepted->close();
+              server_->close();
+              return;
+            }
+            server_received += d.size();
+          });
+        }
+      });
+    }
+    EXPECT_EQ(client.write_queue_size(), chunk * chunks);
+  }));
+  loop().run();
+  EXPECT_EQ(completed, static_cast<int>(chunks));
+  EXPECT_EQ(drains, 1);
+  EXPECT_GT(queue_at_first_completion, chunk * chunks / 2);  // the kernel took only a little
+  EXPECT_EQ(server_received, chunk * chunks);
+}
+
+TEST_P(TcpTest, ClosingCancelsPendingWritesAndConnects) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));  // never reads
+  }));
+  auto data = pattern(1 << 20);
+  std::vector<std::string> log;
+  eddy::tcp client(loop());
+  bool read_called = false;
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    client.read_start([&](std::error_code, std::span<std::byte>) { read_called = true; });
+    for (int i = 0; i < 64; ++i) {
+      client.write(eddy::const_buffer(data), [&, i](std::error_code wec) {
+        if (wec == eddy::errc::operation_canceled) log.push_back("write canceled");
+        if (i == 0 && !wec) log.push_back("write 0 done");
+      });
+    }
+    client.close([&] {
+      log.push_back("closed");
+      EXPECT_FALSE(read_called);
+      for (auto& c : server_conns_) c->close();
+      server_->close();
+    });
+  }));
+  // A connect that is closed at once is cancelled too.
+  eddy::tcp quick(loop());
+  std::error_code quick_result;
+  ASSERT_FALSE(quick.connect(server_->local_address(), [&](std::error_code ec) { quick_result = ec; }));
+  quick.close();
+  loop().run();
+  EXPECT_EQ(quick_result, eddy::errc::operation_canceled);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back(), "closed");
+  std::size_t canceled = std::count(log.begin(), log.end(), std::string("write canceled"));
+  EXPECT_GE(canceled, 32u);  // 64 MiB cannot all fit in socket buffers
+}
+
+TEST_P(TcpTest, ReadStopAndStartAgain) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  eddy::tcp* conn = nullptr;
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    conn = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(server_->accept(*conn));
+    conn->write(eddy::buffer("first"), [&](std::error_code) {});
+  }));
+  eddy::tcp client(loop());
+  std::string got;
+  int stops = 0;
+  eddy::timer t(loop());
+  std::function<void(std::error_code, std::span<std::byte>)> on_read = [&](std::error_code ec, std::span<std::byte> d) {
+    if (ec) {
+      EXPECT_EQ(ec, eddy::errc::eof);
+      client.close();
+      server_->close();
+      return;
+    }
+    got += as_string(d);
+    if (got == "first" && stops == 0) {
+      ++stops;
+      client.read_stop();
+      EXPECT_FALSE(client.is_reading());
+      // While stopped, the server sends more; nothing is delivered until read_start.
+      conn->write(eddy::buffer("second"), [&](std::error_code) {
+        t.start(5ms, [&] {
+          EXPECT_EQ(got, "first");
+          EXPECT_FALSE(client.read_start(on_read));
+          conn->shutdown([&](std::error_code) { conn->close(); });
+        });
+      });
+    }
+  };
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    EXPECT_FALSE(client.read_start(on_read));
+    EXPECT_EQ(client.read_start(on_read), eddy::errc::already_started);
+  }));
+  loop().run();
+  t.close();
+  EXPECT_EQ(got, "firstsecond");
+}
+
+TEST_P(TcpTest, AddressesAndOptions) {
+  auto addr = start_echo_server();
+  eddy::tcp client(loop());
+  ASSERT_FALSE(client.connect(addr, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    std::error_code e;
+    EXPECT_EQ(client.peer_address(e), addr);
+    EXPECT_FALSE(e);
+    auto local = client.local_address(e);
+    EXPECT_FALSE(e);
+    EXPECT_TRUE(local.is_loopback());
+    EXPECT_NE(local.port(), addr.port());
+    EXPECT_FALSE(client.set_nodelay(true));
+    EXPECT_FALSE(client.set_keepalive(true, 30s));
+    client.close();
+    close_server();
+  }));
+  loop().run();
+}
+
+TEST_P(TcpTest, BindingAnAddressInUseFails) {
+  auto addr = start_echo_server();
+  eddy::tcp second(loop());
+  std::error_code ec = second.bind(addr);
+  if (!ec) ec = second.listen(16, [](std::error_code) {});
+  EXPECT_EQ(ec, eddy::errc::address_in_use) << ec.message();
+  second.close();
+  close_server();
+  loop().run();
+}
+
+TEST_P(TcpTest, UnconnectedStreamsRefuseIo) {
+  eddy::tcp t(loop());
+  EXPECT_EQ(t.read_start([](std::error_code, std::span<std::byte>) {}), eddy::errc::not_connected);
+  EXPECT_EQ(t.write(eddy::buffer("x"), [](std::error_code) {}), eddy::errc::not_connected);
+  eddy::tcp other(loop());
+  EXPECT_EQ(t.accept(other), eddy::errc::would_block);
+  t.close();
+  other.close();
+  loop().run();
+}
+
+}  // namespace
