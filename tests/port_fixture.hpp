@@ -6,10 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "eddy/eddy.hpp"
+
+namespace eddy {
+// Names the port in test names and messages ("io_uring", not "4-byte object <01-00 00-00>").
+inline void PrintTo(backend_kind kind, std::ostream* os) { *os << to_string(kind); }
+}  // namespace eddy
 
 namespace eddy_test {
 

@@ -1,5 +1,14 @@
 #include "platform/iocp/iocp_port.hpp"
 
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+// winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
+#include <winsock2.h>
+#include <windows.h>
 #include <mmsystem.h>  // timeBeginPeriod / timeEndPeriod (winmm)
 
 #include <chrono>
@@ -26,6 +35,8 @@ struct op_state {
   bool cancel_requested;
 };
 static_assert(sizeof(op_state) <= sizeof(detail::operation::port_data));
+static_assert(sizeof(DWORD) == sizeof(std::uint32_t));
+static_assert(sizeof(HANDLE) == sizeof(void*));
 static_assert(std::is_standard_layout_v<op_state>, "the OVERLAPPED must be at offset 0");
 
 // Completion keys. Operations are found from their OVERLAPPED; the key only tells a wake
@@ -126,7 +137,7 @@ bool port::cancel(detail::operation& op) noexcept {
   return true;
 }
 
-long port::dequeue(DWORD timeout_ms, std::uint32_t epoch, bool& reached_new, detail::poll_result& out) {
+long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_new, detail::poll_result& out) {
   OVERLAPPED_ENTRY entries[batch_size];
   ULONG n = 0;
   if (!::GetQueuedCompletionStatusEx(iocp_, entries, batch_size, &n, timeout_ms, FALSE)) {

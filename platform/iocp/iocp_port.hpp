@@ -4,16 +4,9 @@
 // packet with a distinguished completion key.
 #pragma once
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-// winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
-#include <winsock2.h>
-#include <windows.h>
-
+// No OS header here: this file reaches the core's translation units through ports.hpp, and
+// <windows.h> would bring its macros (near, far, small, interface, ...) with it. The OS
+// types appear as their plain equivalents (HANDLE is void*, DWORD is std::uint32_t).
 #include <atomic>
 #include <cstdint>
 
@@ -41,9 +34,9 @@ class port {
   // Dequeues and delivers one batch, waiting at most timeout_ms. Returns the number of
   // entries dequeued (operations and wakes), 0 on timeout, -1 if the port failed.
   // reached_new: a packet posted during this poll (epoch) was seen.
-  long dequeue(DWORD timeout_ms, std::uint32_t epoch, bool& reached_new, detail::poll_result& out);
+  long dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_new, detail::poll_result& out);
 
-  HANDLE iocp_ = nullptr;
+  void* iocp_ = nullptr;  // HANDLE
   bool timer_period_set_ = false;
   // Counts poll() calls, so a nop submitted by a callback during a poll is held for the next.
   std::uint32_t poll_epoch_ = 0;
