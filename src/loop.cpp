@@ -274,6 +274,7 @@ void loop_impl::close_all_handles() {
 
 std::error_code loop_impl::close() {
   if (!handles_.empty() || !closing_.empty()) return make_error_code(errc::busy);
+  unregister_signals();
   if (port_open_) {
     std::visit(
         [](auto& p) {
@@ -326,7 +327,10 @@ void loop_impl::poll(std::int64_t timeout_ns) {
   // when anything was delivered, so count only empty waits fully.
   const std::uint64_t after = monotonic_ns();
   if (r.completions == 0 && !r.woken) metrics_.idle_time += std::chrono::nanoseconds(after - before);
-  if (r.woken) process_asyncs();
+  if (r.woken) {
+    process_asyncs();
+    process_signals();
+  }
 }
 
 bool loop_impl::run(run_mode mode) {
@@ -368,7 +372,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "internal"};
+    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "signal", "internal"};
     out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
                        names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
   });

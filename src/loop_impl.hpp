@@ -185,6 +185,15 @@ class loop_impl {
   intrusive_list<handle_base, phase_tag> asyncs_;
   std::atomic<bool> wake_pending_{false};
 
+  // Signals (src/signal.cpp): the handles, which signals they watch, which have arrived,
+  // and this loop's slot in the process-wide table the signal hook reads.
+  intrusive_list<handle_base, phase_tag> signals_;
+  std::atomic<std::uint64_t> signal_interest_{0};
+  std::atomic<std::uint64_t> signal_pending_{0};
+  int signal_slot_ = -1;
+  void process_signals();
+  void unregister_signals() noexcept;
+
   operation* pending_head_ = nullptr;
   operation* pending_tail_ = nullptr;
 

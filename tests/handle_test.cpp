@@ -117,13 +117,14 @@ TEST_P(HandleTest, AnExceptionFromACallbackReachesTheHandler) {
   });
   eddy::timer t1(loop()), t2(loop());
   bool t2_ran = false;
-  t1.start(1ms, [] { throw std::runtime_error("from a timer"); });
-  t2.start(1ms, [&] { t2_ran = true; });
+  // Zero timeouts: due at the first timers phase, which comes before the check phase.
+  t1.start(0ms, [] { throw std::runtime_error("from a timer"); });
+  t2.start(0ms, [&] { t2_ran = true; });
   loop().next_tick([] { throw std::logic_error("from a tick"); });
   loop().set_immediate([] { throw std::runtime_error("from an immediate"); });
   loop().run();
   EXPECT_TRUE(t2_ran);  // the loop carried on
-  EXPECT_EQ(caught, (std::vector<std::string>{"from a tick", "from an immediate", "from a timer"}));
+  EXPECT_EQ(caught, (std::vector<std::string>{"from a tick", "from a timer", "from an immediate"}));
 }
 
 TEST(HandleDeathTest, AnExceptionWithoutAHandlerTerminatesWithItsMessage) {

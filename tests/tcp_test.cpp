@@ -412,6 +412,40 @@ TEST_P(TcpTest, BindingAnAddressInUseFails) {
   loop().run();
 }
 
+TEST_P(TcpTest, WritingToAPeerThatWentAwayIsAnErrorNotACrash) {
+  // On POSIX this would raise SIGPIPE without MSG_NOSIGNAL; the process must survive and
+  // the write must fail with an error.
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));
+    c.close_reset();
+    server_->close();
+  }));
+  eddy::tcp client(loop());
+  auto data = pattern(64 * 1024);
+  std::error_code failure;
+  std::function<void()> write_more = [&] {
+    client.write(eddy::const_buffer(data), [&](std::error_code ec) {
+      if (ec) {
+        if (!failure) failure = ec;
+        client.close();
+        return;
+      }
+      write_more();
+    });
+  };
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    write_more();
+  }));
+  loop().run();
+  EXPECT_TRUE(failure == eddy::errc::connection_reset || failure == eddy::errc::broken_pipe ||
+              failure == eddy::errc::connection_aborted)
+      << failure.message();
+}
+
 TEST_P(TcpTest, UnconnectedStreamsRefuseIo) {
   eddy::tcp t(loop());
   EXPECT_EQ(t.read_start([](std::error_code, std::span<std::byte>) {}), eddy::errc::not_connected);

@@ -1,0 +1,23 @@
+// How signals reach the loops: the one OS-specific piece of eddy::signal.
+// platform/posix/signal_hook.cpp (sigaction) and platform/iocp/signal_hook.cpp
+// (SetConsoleCtrlHandler) implement it.
+#pragma once
+
+#include <system_error>
+
+namespace eddy::detail::sig {
+
+// Called by the OS hook, in a signal handler (POSIX) or on a console-control thread
+// (Windows), with a signal number. Must be async-signal-safe. Defined by the core.
+void dispatch(int signum) noexcept;
+
+// Routes signum to dispatch(). Not reference counted: the core calls it once per signal
+// when the first handle starts, and restore() when the last stops. Normal context only.
+std::error_code hook(int signum) noexcept;
+void restore(int signum) noexcept;
+
+// Called after dispatch() has returned for a Windows CTRL_CLOSE: gives SIGHUP handlers a
+// moment to run before the OS ends the process. No-op on POSIX.
+void after_dispatch(int signum) noexcept;
+
+}  // namespace eddy::detail::sig
