@@ -1,0 +1,62 @@
+// A minimal HTTP/1.1 server that answers every request with "Hello World\n": the seeds'
+// hello-world server, and the workload of eddy's HTTP benchmarks.
+//
+// Keep-alive and pipelining: every complete request in what was read is answered, in order,
+// with one write; a request split across reads waits for the rest. A malformed request, or
+// one whose headers exceed 64 KiB, gets 400 and the connection is closed after the answer.
+// Bodies with Content-Length are read and discarded; Transfer-Encoding gets 501.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "eddy/eddy.hpp"
+
+namespace hello {
+
+inline constexpr std::size_t max_header_bytes = 64 * 1024;
+
+// What the parser found at the front of a buffer.
+struct parse_result {
+  enum kind_t { incomplete, request, bad_request, not_implemented } kind = incomplete;
+  std::size_t consumed = 0;  // bytes of this request (headers and body) when kind == request
+  bool keep_alive = true;
+  bool http10 = false;
+};
+
+// Parses one request from the front of data. Pure: no state between calls.
+parse_result parse_request(std::string_view data);
+
+class server {
+ public:
+  explicit server(eddy::loop& loop);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and listens; the bound address (with the real port) is in address() afterwards.
+  std::error_code listen(const eddy::socket_address& addr, int backlog = 1024);
+  [[nodiscard]] eddy::socket_address address() const { return listener_.local_address(); }
+  // Stops accepting and closes every connection.
+  void close();
+
+  [[nodiscard]] std::uint64_t requests() const noexcept { return requests_; }
+  [[nodiscard]] std::size_t connections() const noexcept { return conns_.size(); }
+
+ private:
+  struct connection;
+  void on_connection(std::error_code ec);
+  void drop(connection* c);
+
+  eddy::loop& loop_;
+  eddy::tcp listener_;
+  std::vector<std::unique_ptr<connection>> conns_;
+  std::uint64_t requests_ = 0;
+  bool closing_ = false;
+};
+
+}  // namespace hello

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the hello_http sample as a user would: start it on a free port, wait for its
+# "listening on" line, ask it for / over a raw TCP connection (bash's /dev/tcp), then send
+# SIGINT and require a clean exit 0. Usage: hello_http_smoke.sh PATH_TO_hello_http [backend]
+set -euo pipefail
+exe="$1"
+backend="${2:-auto}"
+dir="$(mktemp -d)"
+mkfifo "$dir/out"
+pid=
+trap 'rm -rf "$dir"; [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true' EXIT
+
+"$exe" --port 0 --backend "$backend" >"$dir/out" 2>/dev/null &
+pid=$!
+# Wait for the server's first line (it prints it once it listens); the timeout only guards.
+exec 4<"$dir/out"
+line=
+read -r -t 30 line <&4 || { echo "no 'listening on' line from the server"; exit 1; }
+url="$(grep -o 'http://[^ ]*' <<<"$line" | head -n1)"
+hostport="${url#http://}"
+port="${hostport##*:}"
+host="${hostport%:*}"
+[[ -n "$port" ]] || { echo "no port in: $line"; exit 1; }
+
+exec 3<>"/dev/tcp/$host/$port"
+printf 'GET / HTTP/1.1\r\nHost: smoke\r\nConnection: close\r\n\r\n' >&3
+reply="$(cat <&3)"
+exec 3<&-
+grep -q '^HTTP/1.1 200 OK' <<<"$reply" || { echo "bad reply: $reply"; exit 1; }
+grep -q '^Hello World' <<<"$reply" || { echo "no body: $reply"; exit 1; }
+
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+trap 'rm -rf "$dir"' EXIT
+[[ "$status" -eq 0 ]] || { echo "exit status $status after SIGINT"; exit 1; }
+echo "hello_http ($backend): 200 OK, clean exit on SIGINT"
