@@ -8,13 +8,18 @@
 #endif
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>  // AcceptEx, ConnectEx, SO_UPDATE_*_CONTEXT
 #include <windows.h>
 #include <mmsystem.h>  // timeBeginPeriod / timeEndPeriod (winmm)
 
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <type_traits>
+
+#include "platform/net.hpp"
 
 namespace eddy::platform::iocp {
 namespace {
@@ -25,19 +30,114 @@ namespace {
 struct op_state {
   OVERLAPPED ov;
   detail::operation* owner;
-  // The handle the overlapped call was issued on, for CancelIoEx; nullptr for posted
-  // packets (nop), which the port cancels by marking them.
+  // The handle the overlapped call was issued on (the socket), for CancelIoEx; nullptr for
+  // posted packets (nop), which the port cancels by marking them.
   HANDLE handle;
-  // Link of the port's failed list (see submit).
-  detail::operation* next_failed;
+  // Link of the port's ready list (see push_ready).
+  detail::operation* next_ready;
   // poll_epoch_ when submitted: a nop submitted during a poll is delivered by the next one.
   std::uint32_t epoch;
+  // cancel() was called. A nop then completes as cancelled; so does a recv whose zero-byte
+  // read finished (no data has been taken from the socket yet) and an accept that would
+  // otherwise be retried. Other operations that finished anyway report what happened.
   bool cancel_requested;
+  // accept: this operation's AcceptEx owns the listener's pre-created accept socket.
+  bool owns_accept_socket;
+  // connect: the port bound the socket (to the wildcard address) for ConnectEx.
+  bool bound_by_port;
 };
 static_assert(sizeof(op_state) <= sizeof(detail::operation::port_data));
 static_assert(sizeof(DWORD) == sizeof(std::uint32_t));
 static_assert(sizeof(HANDLE) == sizeof(void*));
 static_assert(std::is_standard_layout_v<op_state>, "the OVERLAPPED must be at offset 0");
+
+// AcceptEx writes the local and remote addresses, each with 16 bytes of overhead, into a
+// caller buffer that must stay put until it completes: too big for operation::port_data
+// (64 bytes, the OVERLAPPED takes 32), so each listener gets one of these on its first
+// accept, freed by detach(). One AcceptEx is outstanding per listener (the core issues one
+// accept at a time; connections wait in the kernel backlog meanwhile).
+struct accept_context {
+  static constexpr DWORD address_len = sizeof(sockaddr_in6) + 16;
+  SOCKET socket = INVALID_SOCKET;  // the socket the pending AcceptEx will connect
+  alignas(8) char addresses[2 * address_len];
+};
+
+// What the port keeps in io_object::port_data.
+struct io_state {
+  accept_context* accept;
+  // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: an overlapped call that succeeds at
+  // once queues no packet, and the port delivers it from its ready list instead.
+  bool skip_on_success;
+};
+static_assert(sizeof(io_state) <= sizeof(detail::io_object::port_data));
+static_assert(std::is_trivially_destructible_v<io_state>);
+
+io_state& io_state_of(detail::io_object& io) noexcept { return *reinterpret_cast<io_state*>(io.port_data.data()); }
+SOCKET socket_of(const detail::io_object& io) noexcept { return static_cast<SOCKET>(io.native); }
+HANDLE handle_of(SOCKET s) noexcept { return reinterpret_cast<HANDLE>(s); }
+
+// The Winsock extension functions, loaded once per process. Microsoft documents them as
+// per-provider; every TCP socket (IPv4 and IPv6) uses the same base provider, so one load
+// through a throwaway TCP socket serves all. nullptr if loading failed: those operations
+// then complete with not_supported.
+struct extensions {
+  LPFN_ACCEPTEX accept_ex = nullptr;
+  LPFN_CONNECTEX connect_ex = nullptr;
+};
+
+template <class F>
+void load_extension(SOCKET s, GUID guid, F& out) noexcept {
+  DWORD bytes = 0;
+  F fn = nullptr;
+  if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &bytes, nullptr, nullptr) ==
+      0) {
+    out = fn;
+  }
+}
+
+const extensions& winsock_extensions() noexcept {
+  static extensions ext;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    SOCKET s = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    if (s == INVALID_SOCKET) return;
+    load_extension(s, WSAID_ACCEPTEX, ext.accept_ex);
+    load_extension(s, WSAID_CONNECTEX, ext.connect_ex);
+    ::closesocket(s);
+  });
+  return ext;
+}
+
+std::error_code last_wsa_error() noexcept { return from_win32(static_cast<std::uint32_t>(::WSAGetLastError())); }
+
+// Whether FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is safe on s: only for sockets whose provider
+// hands out real kernel handles (XP1_IFS_HANDLES). A layered service provider that is not
+// IFS may still queue a packet for a call that succeeded at once, and the operation would
+// then complete twice (libuv makes the same check).
+bool is_ifs_socket(SOCKET s) noexcept {
+  WSAPROTOCOL_INFOW info{};
+  int len = sizeof info;
+  if (::getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, reinterpret_cast<char*>(&info), &len) != 0) return false;
+  return (info.dwServiceFlags1 & XP1_IFS_HANDLES) != 0;
+}
+
+// Whether s is connected to its own address (a TCP self-connect).
+bool is_self_connected(SOCKET s) noexcept {
+  SOCKADDR_STORAGE local{};
+  SOCKADDR_STORAGE peer{};
+  int local_len = sizeof local;
+  int peer_len = sizeof peer;
+  if (::getsockname(s, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+      ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+    return false;
+  }
+  return detail::net::from_native(&local, static_cast<std::size_t>(local_len)) ==
+         detail::net::from_native(&peer, static_cast<std::size_t>(peer_len));
+}
+
+// A WSABUF length for an io_vec: longer buffers are used in part (a partial send or a
+// shorter read, both allowed by the contract).
+ULONG wsabuf_len(std::size_t len) noexcept { return static_cast<ULONG>(len > 0xFFFFFFFFu ? 0xFFFFFFFFu : len); }
 
 // Completion keys. Operations are found from their OVERLAPPED; the key only tells a wake
 // packet (which has no OVERLAPPED) from an operation.
@@ -77,10 +177,26 @@ std::error_code winsock_startup() noexcept {
   return from_win32(static_cast<std::uint32_t>(result));
 }
 
+// The error a socket operation's packet carries. NTSTATUS codes the error table does not
+// know are translated by Winsock itself (WSAGetOverlappedResult gives a WSA code); the
+// socket is still open, since the core closes it only after its operations completed.
+std::error_code packet_error(op_state& st, std::int32_t status) noexcept {
+  if (status == 0) return {};
+  std::error_code ec = from_ntstatus(status);
+  if (ec != errc::unknown) return ec;
+  DWORD bytes = 0;
+  DWORD flags = 0;
+  if (!::WSAGetOverlappedResult(reinterpret_cast<SOCKET>(st.handle), &st.ov, &bytes, FALSE, &flags)) {
+    return last_wsa_error();
+  }
+  return ec;
+}
+
 }  // namespace
 
 std::error_code port::init() {
   if (auto ec = winsock_startup()) return ec;
+  (void)winsock_extensions();  // load them now, not inside the first accept or connect
   iocp_ = ::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
   if (iocp_ == nullptr) return from_win32(::GetLastError());
   // Timer resolution. Windows' default clock tick is ~15.6 ms, and a wait in
@@ -98,42 +214,268 @@ std::error_code port::init() {
   return {};
 }
 
+std::error_code port::attach(detail::io_object& io) {
+  io_state& ios = io_state_of(io);
+  ios = io_state{};
+  const SOCKET s = socket_of(io);
+  // Completion key op_key: packets are told apart by their OVERLAPPED, not their key.
+  if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) return from_win32(::GetLastError());
+  // FILE_SKIP_SET_EVENT_ON_HANDLE: nobody waits on the socket handle itself, so the kernel
+  // need not signal it on every completion.
+  ios.skip_on_success =
+      is_ifs_socket(s) && ::SetFileCompletionNotificationModes(
+                              handle_of(s), FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE;
+  return {};
+}
+
+void port::detach(detail::io_object& io) noexcept {
+  // Every operation on io has completed. The association with the port ends when the core
+  // closes the socket; what remains is the listener's accept context.
+  io_state& ios = io_state_of(io);
+  if (ios.accept != nullptr) {
+    if (ios.accept->socket != INVALID_SOCKET) ::closesocket(ios.accept->socket);
+    delete ios.accept;
+  }
+  ios = io_state{};
+}
+
+void port::push_ready(detail::operation& op) noexcept {
+  detail::port_state<op_state>(op).next_ready = nullptr;
+  if (ready_tail_ != nullptr) {
+    detail::port_state<op_state>(*ready_tail_).next_ready = &op;
+  } else {
+    ready_head_ = &op;
+  }
+  ready_tail_ = &op;
+}
+
 void port::submit(detail::operation& op) noexcept {
   auto& st = detail::port_state<op_state>(op);
   st = op_state{};
   st.owner = &op;
   st.epoch = poll_epoch_;
+  if (op.kind == detail::op_kind::nop) {
+    // A posted packet: it completes in a later poll, through the port like real I/O.
+    st.ov.Internal = 0;  // STATUS_SUCCESS; posting does not touch the OVERLAPPED
+    if (!::PostQueuedCompletionStatus(iocp_, 0, op_key, &st.ov)) {
+      // Only under memory exhaustion. The operation still has to complete, from poll:
+      // keep it on the list poll() delivers without blocking.
+      op.error = from_win32(::GetLastError());
+      push_ready(op);
+    }
+    return;
+  }
+  start_io(op);
+}
+
+void port::start_io(detail::operation& op) noexcept {
+  auto& st = detail::port_state<op_state>(op);
+  detail::io_object& io = *op.io;
+  const SOCKET s = socket_of(io);
+  st.ov = OVERLAPPED{};
+  st.handle = handle_of(s);
+  st.owns_accept_socket = false;
+  st.bound_by_port = false;
+  op.result = 0;
+  op.error = {};
+
+  const auto fail = [&](std::error_code ec) {
+    op.error = ec;
+    push_ready(op);
+  };
+  BOOL ok = FALSE;
+  DWORD bytes = 0;
   switch (op.kind) {
     case detail::op_kind::nop:
-      // A posted packet: it completes in a later poll, through the port like real I/O.
-      st.ov.Internal = 0;  // STATUS_SUCCESS; posting does not touch the OVERLAPPED
-      if (!::PostQueuedCompletionStatus(iocp_, 0, op_key, &st.ov)) {
-        // Only under memory exhaustion. The operation still has to complete, from poll:
-        // keep it on a list poll() delivers without blocking.
-        op.error = from_win32(::GetLastError());
-        if (failed_tail_ != nullptr) {
-          detail::port_state<op_state>(*failed_tail_).next_failed = &op;
-        } else {
-          failed_head_ = &op;
-        }
-        failed_tail_ = &op;
+      return;  // handled by submit
+    case detail::op_kind::accept: {
+      const auto accept_ex = winsock_extensions().accept_ex;
+      if (accept_ex == nullptr) return fail(make_error_code(errc::not_supported));
+      io_state& ios = io_state_of(io);
+      if (ios.accept == nullptr) {
+        ios.accept = new (std::nothrow) accept_context;
+        if (ios.accept == nullptr) return fail(make_error_code(errc::no_memory));
       }
-      return;
+      accept_context& ctx = *ios.accept;
+      if (ctx.socket != INVALID_SOCKET) return fail(make_error_code(errc::already_started));
+      // The socket AcceptEx connects is created up front, of the listener's family, with the
+      // same flags as every eddy socket (overlapped, not inheritable, non-blocking).
+      detail::net::native_socket accepted = detail::net::invalid_socket;
+      if (auto ec = detail::net::open_tcp(io.family == AF_INET6 ? address_family::ipv6 : address_family::ipv4,
+                                          accepted)) {
+        return fail(ec);
+      }
+      ctx.socket = static_cast<SOCKET>(accepted);
+      st.owns_accept_socket = true;
+      ok = accept_ex(s, ctx.socket, ctx.addresses, 0, accept_context::address_len, accept_context::address_len, &bytes,
+                     &st.ov);
+      bytes = 0;
+      break;
+    }
+    case detail::op_kind::connect: {
+      const auto connect_ex = winsock_extensions().connect_ex;
+      if (connect_ex == nullptr) return fail(make_error_code(errc::not_supported));
+      // ConnectEx wants a bound socket (connect() binds implicitly, ConnectEx does not);
+      // getsockname fails with WSAEINVAL while it is unbound.
+      SOCKADDR_STORAGE local{};
+      int local_len = sizeof local;
+      if (::getsockname(s, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+        if (::WSAGetLastError() != WSAEINVAL) return fail(last_wsa_error());
+        detail::net::native_address any;
+        detail::net::to_native(io.family == AF_INET6 ? socket_address::any_v6(0) : socket_address::any_v4(0), any);
+        if (::bind(s, reinterpret_cast<const sockaddr*>(any.data.data()), static_cast<int>(any.len)) != 0) {
+          return fail(last_wsa_error());
+        }
+        st.bound_by_port = true;
+      }
+      ok = connect_ex(s, static_cast<const sockaddr*>(op.addr), static_cast<int>(op.addrlen), nullptr, 0, nullptr,
+                      &st.ov);
+      bytes = 0;
+      break;
+    }
+    case detail::op_kind::recv: {
+      // A zero-byte read: it completes when data (or the end of the stream, or an error)
+      // is there, without a buffer pinned while the connection is idle. finish_io then
+      // acquires the buffer and reads what is there without waiting.
+      static char zero_byte_target = 0;
+      WSABUF buf{0, &zero_byte_target};
+      DWORD flags = 0;
+      ok = ::WSARecv(s, &buf, 1, &bytes, &flags, &st.ov, nullptr) == 0;
+      bytes = 0;
+      break;
+    }
+    case detail::op_kind::send: {
+      // Winsock captures the WSABUF array during the call, so it may live on the stack.
+      constexpr std::uint32_t max_bufs = 64;  // the core never passes more
+      WSABUF bufs[max_bufs];
+      DWORD n = 0;
+      for (std::uint32_t i = 0; i < op.nbufs && n < max_bufs; ++i) {
+        bufs[n].len = wsabuf_len(op.bufs[i].len);
+        bufs[n].buf = static_cast<CHAR*>(op.bufs[i].base);
+        ++n;
+        if (bufs[n - 1].len != op.bufs[i].len) break;  // sent in part; the core sends the rest
+      }
+      ok = ::WSASend(s, bufs, n, &bytes, 0, &st.ov, nullptr) == 0;
+      break;
+    }
   }
+  if (ok) {
+    // Finished at once. Without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS its packet is queued
+    // as usual; with it there is none, so poll() delivers it from the ready list (never
+    // from here: the contract forbids completing inside submit).
+    if (!io_state_of(io).skip_on_success) return;
+    op.result = static_cast<std::int64_t>(bytes);
+    push_ready(op);
+    return;
+  }
+  const int err = ::WSAGetLastError();
+  if (err == WSA_IO_PENDING) return;  // a packet will come
+  // Failed at once: no packet is queued.
+  fail(from_win32(static_cast<std::uint32_t>(err)));
+}
+
+void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out) {
+  auto& st = detail::port_state<op_state>(op);
+  detail::io_object& io = *op.io;
+  const SOCKET s = socket_of(io);
+  switch (op.kind) {
+    case detail::op_kind::nop:
+      break;
+    case detail::op_kind::recv: {
+      // The zero-byte read finished: data, the end of the stream or an error is waiting.
+      if (!ec && st.cancel_requested) ec = make_error_code(errc::operation_canceled);
+      if (ec) break;
+      const detail::io_vec buf = op.acquire(&op);
+      if (st.cancel_requested) {  // the allocation callback stopped reading
+        ec = make_error_code(errc::operation_canceled);
+        break;
+      }
+      if (buf.len == 0) {
+        ec = make_error_code(errc::no_memory);
+        break;
+      }
+      WSABUF b{wsabuf_len(buf.len), static_cast<CHAR*>(buf.base)};
+      DWORD n = 0;
+      DWORD flags = 0;
+      // Not overlapped: on the non-blocking socket this takes what is there, 0 at the end
+      // of the stream, or fails with WSAEWOULDBLOCK.
+      if (::WSARecv(s, &b, 1, &n, &flags, nullptr, nullptr) == 0) {
+        bytes = n;
+        break;
+      }
+      const int err = ::WSAGetLastError();
+      if (err == WSAEWOULDBLOCK) {
+        // Nothing after all (another reader took it, or the zero-byte read was woken
+        // spuriously): wait again, the buffer stays with the core (acquire returns it again).
+        start_io(op);
+        return;
+      }
+      ec = from_win32(static_cast<std::uint32_t>(err));
+      break;
+    }
+    case detail::op_kind::send:
+      break;
+    case detail::op_kind::connect:
+      // Makes getsockname, getpeername and shutdown work on the socket.
+      if (!ec && ::setsockopt(s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0) ec = last_wsa_error();
+      if (!ec && st.bound_by_port && is_self_connected(s)) {
+        // The wildcard bind above picked the very port being connected to, and TCP's
+        // simultaneous open connected the socket to itself. That port had no listener (it
+        // was free to bind), so the honest result is a refusal; a connect() that picks its
+        // own port would not do this. Seen under Wine, whose bind(port 0) is Linux's: it
+        // readily hands out a port that was just freed (Go's net package checks for the
+        // same thing on Linux).
+        ec = make_error_code(errc::connection_refused);
+      }
+      bytes = 0;
+      break;
+    case detail::op_kind::accept: {
+      bytes = 0;
+      if (!st.owns_accept_socket) break;  // failed before its AcceptEx was issued
+      accept_context& ctx = *io_state_of(io).accept;
+      const SOCKET accepted = ctx.socket;
+      ctx.socket = INVALID_SOCKET;
+      st.owns_accept_socket = false;
+      // Gives the accepted socket the listener's properties and makes getsockname,
+      // getpeername and shutdown work on it.
+      if (!ec && ::setsockopt(accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&s),
+                              sizeof s) != 0) {
+        ec = last_wsa_error();
+      }
+      if (!ec) {
+        op.accepted = static_cast<std::intptr_t>(accepted);
+        break;
+      }
+      ::closesocket(accepted);
+      if ((ec == errc::connection_reset || ec == errc::connection_aborted) && !st.cancel_requested) {
+        // The client gave up before it was accepted (Windows reports it; Linux's accept
+        // skips it): try the next connection, as the epoll port does on ECONNABORTED.
+        start_io(op);
+        return;
+      }
+      break;
+    }
+  }
+  op.error = ec;
+  op.result = ec ? 0 : static_cast<std::int64_t>(bytes);
+  st.owner = nullptr;  // no longer in flight in this port
+  ++out.completions;
+  detail::deliver(op);
 }
 
 bool port::cancel(detail::operation& op) noexcept {
   auto& st = detail::port_state<op_state>(op);
   if (st.owner != &op) return false;
+  st.cancel_requested = true;
   if (st.handle != nullptr) {
     // A real overlapped call: the kernel completes it with STATUS_CANCELLED (under Wine,
     // closing the handle instead gives STATUS_HANDLES_CLOSED; both map to
-    // operation_canceled). ERROR_NOT_FOUND: it already finished and its packet is queued.
-    return ::CancelIoEx(st.handle, &st.ov) != FALSE;
+    // operation_canceled). ERROR_NOT_FOUND: it already finished, and its packet is queued
+    // or it is on the ready list; it completes from there (see cancel_requested).
+    ::CancelIoEx(st.handle, &st.ov);
   }
-  // A posted packet cannot be withdrawn from the port: mark it, and poll() reports it as
-  // cancelled when it comes out (exactly once, like every completion).
-  st.cancel_requested = true;
+  // A posted packet cannot be withdrawn from the port: it is marked, and poll() reports it
+  // as cancelled when it comes out (exactly once, like every completion).
   return true;
 }
 
@@ -156,7 +498,13 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (e.lpOverlapped == nullptr) continue;  // not ours
     op_state& st = state_of(e.lpOverlapped);
     detail::operation& op = *st.owner;
-    if (st.epoch == epoch && st.handle == nullptr) {
+    if (st.handle != nullptr) {
+      // Socket I/O. The status is the NTSTATUS the call ended with.
+      const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(e.lpOverlapped->Internal));
+      finish_io(op, packet_error(st, status), e.dwNumberOfBytesTransferred, out);
+      continue;
+    }
+    if (st.epoch == epoch) {
       // A nop a callback submitted during this poll: IOCP queues are FIFO, so everything
       // queued before this poll began has been dequeued. Hold it for the next poll.
       reached_new = true;
@@ -165,7 +513,7 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     } else {
       const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(e.lpOverlapped->Internal));
       op.result = static_cast<std::int64_t>(e.dwNumberOfBytesTransferred);
-      if (st.cancel_requested && st.handle == nullptr) {
+      if (st.cancel_requested) {
         op.error = make_error_code(errc::operation_canceled);
       } else {
         op.error = from_ntstatus(status);
@@ -182,7 +530,7 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
 detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
   const std::uint32_t epoch = ++poll_epoch_;
-  if (failed_head_ != nullptr) timeout_ns = 0;
+  if (ready_head_ != nullptr) timeout_ns = 0;
 
   // Saturating deadline: timeout_ns may be INT64_MAX.
   const std::int64_t start = timeout_ns > 0 ? now_ns() : 0;
@@ -205,17 +553,23 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     wait_ms = to_wait_ms(deadline - now);
   }
 
-  // Operations whose packet could not be posted (see submit).
-  // Detach the list first: callbacks may submit (and fail) again, for the next poll.
-  detail::operation* op = failed_head_;
-  failed_head_ = failed_tail_ = nullptr;
+  // Operations that finished without a packet (see push_ready). Detach the list first:
+  // what callbacks submit now that finishes at once waits for the next poll, so a stream
+  // of immediate completions cannot keep this poll from returning.
+  detail::operation* op = ready_head_;
+  ready_head_ = ready_tail_ = nullptr;
   while (op != nullptr) {
     auto& st = detail::port_state<op_state>(*op);
-    detail::operation* next = st.next_failed;
-    st.owner = nullptr;
-    op->result = 0;
-    ++out.completions;
-    detail::deliver(*op);
+    detail::operation* next = st.next_ready;
+    if (op->kind == detail::op_kind::nop) {
+      // Its packet could not be posted; op->error says why.
+      st.owner = nullptr;
+      op->result = 0;
+      ++out.completions;
+      detail::deliver(*op);
+    } else {
+      finish_io(*op, op->error, static_cast<std::uint32_t>(op->result), out);
+    }
     op = next;
   }
   return out;
@@ -237,7 +591,7 @@ void port::close() noexcept {
     ::timeEndPeriod(1);
     timer_period_set_ = false;
   }
-  failed_head_ = failed_tail_ = nullptr;
+  ready_head_ = ready_tail_ = nullptr;
 }
 
 }  // namespace eddy::platform::iocp

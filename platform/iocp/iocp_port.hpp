@@ -1,7 +1,11 @@
 // The IOCP port: one I/O completion port per loop. Operations are overlapped calls (or, for
 // nop, a posted packet) whose OVERLAPPED lives in the operation's port_data; poll() dequeues
 // a batch with GetQueuedCompletionStatusEx and delivers each completion. Wake is a posted
-// packet with a distinguished completion key.
+// packet with a distinguished completion key. Sockets are associated with the port by
+// attach() and use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where Winsock allows it: a call that
+// finishes at once queues no packet, so the port keeps such operations on a ready list that
+// the next poll() delivers. TCP: AcceptEx, ConnectEx, zero-byte WSARecv followed by a
+// non-blocking WSARecv into the buffer acquire() gives, WSASend (see docs/windows.md).
 #pragma once
 
 // No OS header here: this file reaches the core's translation units through ports.hpp, and
@@ -29,8 +33,18 @@ class port {
   detail::poll_result poll(std::int64_t timeout_ns);
   void wake() noexcept;
   void close() noexcept;
+  std::error_code attach(detail::io_object& io);
+  void detach(detail::io_object& io) noexcept;
 
  private:
+  // Issues op's overlapped call (for recv: the zero-byte read). A call that finished at once
+  // without queueing a packet goes on the ready list with its outcome in op.error/op.result.
+  void start_io(detail::operation& op) noexcept;
+  // op's overlapped call has finished with ec / bytes: does the follow-up work (the real
+  // read after a zero-byte read, the accept or connect context) and delivers op, or issues
+  // the next step (another zero-byte read, another AcceptEx) and leaves it in flight.
+  void finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out);
+  void push_ready(detail::operation& op) noexcept;
   // Dequeues and delivers one batch, waiting at most timeout_ms. Returns the number of
   // entries dequeued (operations and wakes), 0 on timeout, -1 if the port failed.
   // reached_new: a packet posted during this poll (epoch) was seen.
@@ -40,9 +54,10 @@ class port {
   bool timer_period_set_ = false;
   // Counts poll() calls, so a nop submitted by a callback during a poll is held for the next.
   std::uint32_t poll_epoch_ = 0;
-  // Operations whose completion packet could not be posted, delivered by the next poll.
-  detail::operation* failed_head_ = nullptr;
-  detail::operation* failed_tail_ = nullptr;
+  // Operations that finished without a completion packet (an overlapped call that completed
+  // or failed at once, a nop whose packet could not be posted), delivered by the next poll.
+  detail::operation* ready_head_ = nullptr;
+  detail::operation* ready_tail_ = nullptr;
   // True while a wake packet is queued and not yet dequeued: wakes coalesce into one packet.
   std::atomic<bool> wake_pending_{false};
 };
