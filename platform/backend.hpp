@@ -32,7 +32,14 @@ enum class op_kind : std::uint8_t {
   recv,     // io: a connected socket; buffer from acquire(). result: bytes (0 = end of stream)
   send,     // io: a connected socket; bufs/nbufs: a gather list. result: bytes written (may be
             // fewer than asked; the core submits the rest)
+  recvfrom,  // io: a datagram socket; buffer from acquire(), kept in buf. result: bytes; the
+             // sender's native address in from/fromlen; flags: datagram_truncated if cut
+  sendto,    // io: a datagram socket; bufs/nbufs: one datagram; addr/addrlen: the destination
+             // (addr == nullptr: the connected peer). result: bytes sent
 };
+
+// operation::flags bits reported by recvfrom.
+inline constexpr std::uint32_t datagram_truncated = 1;
 
 // A kernel object operations act on (a socket today). Embedded in its handle; registered
 // with the port by attach() before the first operation and removed by detach() after the
@@ -71,11 +78,15 @@ struct operation {
   // receive (epoll: on readiness; io_uring: at submit; iocp: after the zero-byte read).
   // An empty buffer fails the operation with errc::no_memory.
   io_vec (*acquire)(operation* op) = nullptr;
-  const io_vec* bufs = nullptr;  // send
-  std::uint32_t nbufs = 0;       // send
-  std::uint32_t addrlen = 0;     // connect
-  const void* addr = nullptr;    // connect
+  const io_vec* bufs = nullptr;  // send, sendto
+  std::uint32_t nbufs = 0;       // send, sendto
+  std::uint32_t addrlen = 0;     // connect, sendto
+  const void* addr = nullptr;    // connect, sendto
   std::intptr_t accepted = -1;   // accept: the new socket
+  io_vec buf{nullptr, 0};        // recvfrom: the buffer acquired (ports may point an iovec here)
+  void* from = nullptr;          // recvfrom: where the sender's address goes (128 bytes)
+  std::uint32_t fromlen = 0;     // recvfrom: its length, set by the port
+  std::uint32_t flags = 0;       // recvfrom: datagram_truncated
   // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
   alignas(8) std::array<std::byte, 64> port_data{};
 };

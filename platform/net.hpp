@@ -46,4 +46,23 @@ std::error_code set_reset_on_close(native_socket s) noexcept;
 std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 void close(native_socket s) noexcept;
 
+// UDP.
+std::error_code open_udp(address_family family, native_socket& out) noexcept;
+// reuse_address: SO_REUSEADDR (several sockets on one multicast port); reuse_port: SO_REUSEPORT.
+std::error_code bind_udp(native_socket s, const socket_address& addr, bool reuse_address, bool reuse_port,
+                         bool ipv6_only) noexcept;
+std::error_code connect_udp(native_socket s, const socket_address& addr) noexcept;
+std::error_code disconnect_udp(native_socket s) noexcept;
+std::error_code set_broadcast(native_socket s, bool enable) noexcept;
+std::error_code set_ttl(native_socket s, int family, int ttl) noexcept;
+std::error_code set_multicast_ttl(native_socket s, int family, int ttl) noexcept;
+std::error_code set_multicast_loop(native_socket s, int family, bool enable) noexcept;
+// interface: the local address of the interface (unspecified: the default one).
+std::error_code set_multicast_interface(native_socket s, int family, const socket_address& interface_addr) noexcept;
+std::error_code join_multicast(native_socket s, const socket_address& group, const socket_address& interface_addr,
+                               bool join) noexcept;
+// Sends one datagram now (to: nullptr for a connected socket); would_block if it cannot.
+std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, const native_address* to,
+                       std::error_code& ec) noexcept;
+
 }  // namespace eddy::detail::net

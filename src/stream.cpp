@@ -10,22 +10,13 @@ constexpr std::size_t own_buffer_size = 64 * 1024;
 constexpr std::size_t max_iov = 64;  // buffers handed to one send; the rest follow
 }  // namespace
 
-stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : handle_base(loop, type) {
-  for (operation* op : {&read_op_, &write_op_, &shutdown_op_, &accept_op_, &connect_op_}) {
-    op->owner = this;
-    op->io = &io_;
-  }
-  read_op_.kind = op_kind::recv;
-  read_op_.complete = &on_read_complete;
+stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle(loop, type) {
+  prepare(read_op_, op_kind::recv, &on_read_complete);
   read_op_.acquire = &acquire_read_buffer;
-  write_op_.kind = op_kind::send;
-  write_op_.complete = &on_write_complete;
-  shutdown_op_.kind = op_kind::nop;
-  shutdown_op_.complete = &on_shutdown_complete;
-  accept_op_.kind = op_kind::accept;
-  accept_op_.complete = &on_accept_complete;
-  connect_op_.kind = op_kind::connect;
-  connect_op_.complete = &on_connect_complete;
+  prepare(write_op_, op_kind::send, &on_write_complete);
+  prepare(shutdown_op_, op_kind::nop, &on_shutdown_complete);
+  prepare(accept_op_, op_kind::accept, &on_accept_complete);
+  prepare(connect_op_, op_kind::connect, &on_connect_complete);
 }
 
 stream_impl::~stream_impl() {
@@ -35,31 +26,8 @@ stream_impl::~stream_impl() {
   }
 }
 
-std::error_code stream_impl::set_socket(net::native_socket s, int family) {
-  io_.native = s;
-  io_.family = family;
-  if (auto ec = loop_.port_attach(io_)) {
-    io_.native = net::invalid_socket;
-    return ec;
-  }
-  attached_ = true;
-  return {};
-}
-
-void stream_impl::submit(operation& op) noexcept {
-  ++ops_in_flight_;
-  loop_.submit(op);
-}
-
-void stream_impl::op_done() noexcept {
-  --ops_in_flight_;
-  if (closing_ && ops_in_flight_ == 0) queue_for_close();
-}
-
 void stream_impl::cancel_all() noexcept {
-  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) {
-    if (op->in_flight) loop_.cancel(*op);
-  }
+  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) cancel(*op);
 }
 
 void stream_impl::on_close() noexcept {
@@ -76,12 +44,7 @@ void stream_impl::on_release() noexcept {
     loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
-  if (io_.native != net::invalid_socket) {
-    if (attached_) loop_.port_detach(io_);
-    if (reset_on_close_) (void)net::set_reset_on_close(io_.native);
-    net::close(io_.native);
-    io_.native = net::invalid_socket;
-  }
+  close_socket();
 }
 
 // ---------------------------------------------------------------- reading
@@ -101,7 +64,7 @@ std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_r
 void stream_impl::read_stop() noexcept {
   if (!reading_) return;
   reading_ = false;
-  if (read_op_.in_flight) loop_.cancel(read_op_);
+  cancel(read_op_);
   if (!listening_ && write_head_ == nullptr && !connect_op_.in_flight) set_active(false);
 }
 

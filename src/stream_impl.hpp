@@ -6,8 +6,7 @@
 
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"
-#include "loop_impl.hpp"
-#include "platform/net.hpp"
+#include "io_handle.hpp"
 
 namespace eddy::detail {
 
@@ -21,13 +20,12 @@ struct write_request {
   write_request* next = nullptr;
 };
 
-class stream_impl : public handle_base {
+class stream_impl : public io_handle {
  public:
   stream_impl(loop_impl& loop, handle_type type) noexcept;
   ~stream_impl() override;
 
   void on_close() noexcept override;
-  [[nodiscard]] bool busy() const noexcept override { return ops_in_flight_ != 0; }
   void on_release() noexcept override;
 
   // Reading.
@@ -38,17 +36,9 @@ class stream_impl : public handle_base {
   std::size_t try_write(std::span<const const_buffer> bufs, std::error_code& ec);
   std::error_code shutdown(completion_callback cb);
 
-  // Starts using a socket (created, accepted or adopted): registers it with the port.
-  std::error_code set_socket(net::native_socket s, int family);
-
-  // Submits op and counts it; completions come back through the static handlers.
-  void submit(operation& op) noexcept;
   void cancel_all() noexcept;
 
-  io_object io_;
-  bool attached_ = false;
   bool connected_ = false;  // a connection (accepted, connected or adopted), not a listener
-  std::uint32_t ops_in_flight_ = 0;
 
   // Reading.
   bool reading_ = false;
@@ -81,7 +71,6 @@ class stream_impl : public handle_base {
   operation connect_op_;
   completion_callback on_connect_;
   net::native_address connect_addr_;
-  bool reset_on_close_ = false;
 
   void start_read() noexcept;
   void start_write() noexcept;
@@ -90,9 +79,8 @@ class stream_impl : public handle_base {
   void fail_writes(std::error_code ec) noexcept;
   write_request* new_request();
   void recycle(write_request* r) noexcept;
-  void op_done() noexcept;
 
-  static stream_impl& owner_of(operation* op) noexcept { return *static_cast<stream_impl*>(op->owner); }
+  static stream_impl& owner_of(operation* op) noexcept { return io_handle::owner_of<stream_impl>(op); }
   static void on_read_complete(operation* op);
   static void on_write_complete(operation* op);
   static void on_shutdown_complete(operation* op);

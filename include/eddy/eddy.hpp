@@ -11,4 +11,5 @@
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"
 #include "eddy/timer.hpp"
+#include "eddy/udp.hpp"
 #include "eddy/version.hpp"

@@ -111,6 +111,52 @@ bool perform(operation& op) noexcept {
         fail(op, errno);
         return true;
       }
+      case op_kind::recvfrom: {
+        detail::io_vec buf = op.acquire(&op);
+        if (buf.len == 0) {
+          op.error = make_error_code(errc::no_memory);
+          return true;
+        }
+        op.buf = buf;
+        msghdr msg{};
+        msg.msg_iov = reinterpret_cast<iovec*>(&op.buf);
+        msg.msg_iovlen = 1;
+        msg.msg_name = op.from;
+        msg.msg_namelen = 128;
+        ssize_t n = ::recvmsg(fd_of(io), &msg, 0);
+        if (n >= 0) {
+          op.result = n;
+          op.fromlen = msg.msg_namelen;
+          op.flags = (msg.msg_flags & MSG_TRUNC) != 0 ? detail::datagram_truncated : 0;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).readable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
+      case op_kind::sendto: {
+        msghdr msg{};
+        msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
+        msg.msg_iovlen = op.nbufs;
+        msg.msg_name = const_cast<void*>(op.addr);
+        msg.msg_namelen = op.addr != nullptr ? op.addrlen : 0;
+        ssize_t n = ::sendmsg(fd_of(io), &msg, MSG_NOSIGNAL);
+        if (n >= 0) {
+          op.result = n;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).writable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
       case op_kind::connect: {
         int err = 0;
         socklen_t len = sizeof err;
@@ -148,7 +194,9 @@ bool perform(operation& op) noexcept {
   }
 }
 
-bool is_read_side(op_kind k) noexcept { return k == op_kind::accept || k == op_kind::recv; }
+bool is_read_side(op_kind k) noexcept {
+  return k == op_kind::accept || k == op_kind::recv || k == op_kind::recvfrom;
+}
 
 }  // namespace
 

@@ -167,3 +167,133 @@ void close(native_socket s) noexcept {
 }
 
 }  // namespace eddy::detail::net
+
+// ---------------------------------------------------------------- UDP
+
+namespace eddy::detail::net {
+
+std::error_code open_udp(address_family family, native_socket& out) noexcept {
+  int fd = ::socket(native_family(family), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) return from_errno(errno);
+  out = fd;
+  return {};
+}
+
+std::error_code bind_udp(native_socket s, const socket_address& addr, bool reuse_address, bool reuse_port,
+                         bool ipv6_only) noexcept {
+  const int fd = static_cast<int>(s);
+  const int one = 1;
+  if (reuse_address && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return from_errno(errno);
+  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return from_errno(errno);
+  if (addr.family() == address_family::ipv6) {
+    const int v6only = ipv6_only ? 1 : 0;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) return from_errno(errno);
+  }
+  native_address na;
+  to_native(addr, na);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) return from_errno(errno);
+  return {};
+}
+
+std::error_code connect_udp(native_socket s, const socket_address& addr) noexcept {
+  native_address na;
+  to_native(addr, na);
+  if (::connect(static_cast<int>(s), reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) {
+    return from_errno(errno);
+  }
+  return {};
+}
+
+std::error_code disconnect_udp(native_socket s) noexcept {
+  sockaddr sa{};
+  sa.sa_family = AF_UNSPEC;
+  if (::connect(static_cast<int>(s), &sa, sizeof sa) != 0 && errno != EAFNOSUPPORT) return from_errno(errno);
+  return {};
+}
+
+namespace {
+std::error_code set_opt(native_socket s, int level, int name, int value) noexcept {
+  if (::setsockopt(static_cast<int>(s), level, name, &value, sizeof value) != 0) return from_errno(errno);
+  return {};
+}
+}  // namespace
+
+std::error_code set_broadcast(native_socket s, bool enable) noexcept {
+  return set_opt(s, SOL_SOCKET, SO_BROADCAST, enable ? 1 : 0);
+}
+
+std::error_code set_ttl(native_socket s, int family, int ttl) noexcept {
+  if (ttl < 1 || ttl > 255) return make_error_code(errc::invalid_argument);
+  return family == AF_INET6 ? set_opt(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl) : set_opt(s, IPPROTO_IP, IP_TTL, ttl);
+}
+
+std::error_code set_multicast_ttl(native_socket s, int family, int ttl) noexcept {
+  if (ttl < 0 || ttl > 255) return make_error_code(errc::invalid_argument);
+  if (family == AF_INET6) return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
+  unsigned char v = static_cast<unsigned char>(ttl);
+  if (::setsockopt(static_cast<int>(s), IPPROTO_IP, IP_MULTICAST_TTL, &v, sizeof v) != 0) return from_errno(errno);
+  return {};
+}
+
+std::error_code set_multicast_loop(native_socket s, int family, bool enable) noexcept {
+  if (family == AF_INET6) return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, enable ? 1 : 0);
+  unsigned char v = enable ? 1 : 0;
+  if (::setsockopt(static_cast<int>(s), IPPROTO_IP, IP_MULTICAST_LOOP, &v, sizeof v) != 0) return from_errno(errno);
+  return {};
+}
+
+std::error_code set_multicast_interface(native_socket s, int family, const socket_address& iface) noexcept {
+  if (family == AF_INET6) {
+    // IPv6 names interfaces by index; the scope id of the address carries it.
+    return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(iface.scope_id()));
+  }
+  in_addr a{};
+  if (iface.family() == address_family::ipv4) std::memcpy(&a, iface.bytes(), 4);
+  if (::setsockopt(static_cast<int>(s), IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof a) != 0) return from_errno(errno);
+  return {};
+}
+
+std::error_code join_multicast(native_socket s, const socket_address& group, const socket_address& iface,
+                               bool join) noexcept {
+  const int fd = static_cast<int>(s);
+  if (group.family() == address_family::ipv6) {
+    ipv6_mreq m{};
+    std::memcpy(&m.ipv6mr_multiaddr, group.bytes(), 16);
+    m.ipv6mr_interface = iface.scope_id();
+    if (::setsockopt(fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m, sizeof m) != 0) {
+      return from_errno(errno);
+    }
+    return {};
+  }
+  if (group.family() != address_family::ipv4) return make_error_code(errc::invalid_argument);
+  ip_mreq m{};
+  std::memcpy(&m.imr_multiaddr, group.bytes(), 4);
+  if (iface.family() == address_family::ipv4) std::memcpy(&m.imr_interface, iface.bytes(), 4);
+  if (::setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m) != 0) {
+    return from_errno(errno);
+  }
+  return {};
+}
+
+std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, const native_address* to,
+                       std::error_code& ec) noexcept {
+  msghdr msg{};
+  msg.msg_iov = reinterpret_cast<iovec*>(const_cast<io_vec*>(bufs));
+  msg.msg_iovlen = nbufs;
+  if (to != nullptr) {
+    msg.msg_name = const_cast<std::byte*>(to->data.data());
+    msg.msg_namelen = to->len;
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(static_cast<int>(s), &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ec = from_errno(errno);
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(n);
+}
+
+}  // namespace eddy::detail::net

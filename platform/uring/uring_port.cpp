@@ -91,6 +91,31 @@ void port::submit(detail::operation& op) noexcept {
       }
       break;
     }
+    case detail::op_kind::recvfrom: {
+      op.buf = op.acquire(&op);
+      if (op.buf.len == 0) {  // reap sees the empty buffer and reports no_memory
+        io_uring_prep_nop(sqe);
+        break;
+      }
+      msghdr& msg = detail::port_state<msghdr>(op);
+      msg = msghdr{};
+      msg.msg_iov = reinterpret_cast<iovec*>(&op.buf);
+      msg.msg_iovlen = 1;
+      msg.msg_name = op.from;
+      msg.msg_namelen = 128;
+      io_uring_prep_recvmsg(sqe, fd, &msg, 0);
+      break;
+    }
+    case detail::op_kind::sendto: {
+      msghdr& msg = detail::port_state<msghdr>(op);
+      msg = msghdr{};
+      msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
+      msg.msg_iovlen = op.nbufs;
+      msg.msg_name = const_cast<void*>(op.addr);
+      msg.msg_namelen = op.addr != nullptr ? op.addrlen : 0;
+      io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+      break;
+    }
     case detail::op_kind::send: {
       msghdr& msg = detail::port_state<msghdr>(op);
       msg = msghdr{};
@@ -138,12 +163,19 @@ std::uint32_t port::reap(detail::poll_result& out) {
       }
       if (batch[i].data == ignore_tag) continue;
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
-      if (op->kind == detail::op_kind::recv && detail::port_state<recv_state>(*op).no_buffer) {
+      if ((op->kind == detail::op_kind::recv && detail::port_state<recv_state>(*op).no_buffer) ||
+          (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
         op->result = 0;
         op->error = make_error_code(errc::no_memory);
       } else if (batch[i].res < 0) {
         op->result = 0;
         op->error = from_errno(-batch[i].res);
+      } else if (op->kind == detail::op_kind::recvfrom) {
+        const msghdr& msg = detail::port_state<msghdr>(*op);
+        op->result = batch[i].res;
+        op->fromlen = msg.msg_namelen;
+        op->flags = (msg.msg_flags & MSG_TRUNC) != 0 ? detail::datagram_truncated : 0;
+        op->error = {};
       } else if (op->kind == detail::op_kind::accept) {
         op->accepted = batch[i].res;
         op->result = 0;
