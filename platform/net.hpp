@@ -7,6 +7,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "eddy/address.hpp"
@@ -45,6 +47,16 @@ std::error_code set_reset_on_close(native_socket s) noexcept;
 // Sends what fits now; returns the bytes sent. would_block when nothing fit.
 std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 void close(native_socket s) noexcept;
+
+// Local IPC (pipe): Unix domain sockets on POSIX, named pipes on Windows.
+std::error_code open_local(native_socket& out) noexcept;
+std::error_code bind_local(native_socket s, std::string_view name) noexcept;
+// The native address of a local name, for connect (invalid_argument if it is too long).
+std::error_code local_target(std::string_view name, native_address& out) noexcept;
+std::error_code local_name(native_socket s, bool peer, std::string& out) noexcept;
+std::error_code chmod_local(std::string_view name, bool readable, bool writable) noexcept;
+// Removes a filesystem name a listener created (POSIX); no-op elsewhere.
+void unlink_local(std::string_view name) noexcept;
 
 // UDP.
 std::error_code open_udp(address_family family, native_socket& out) noexcept;

@@ -45,6 +45,7 @@ void stream_impl::on_release() noexcept {
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
   close_socket();
+  if (!bound_name_.empty()) net::unlink_local(bound_name_);  // as libuv: a bound path goes with its pipe
 }
 
 // ---------------------------------------------------------------- reading

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "eddy/stream.hpp"
@@ -68,9 +69,16 @@ class stream_impl : public io_handle {
   ring_queue<net::native_socket> accepted_;
   std::error_code accept_error_;
   bool listening_ = false;
+  std::string bound_name_;  // pipe: the name bound, removed again when a listener closes
   operation connect_op_;
   completion_callback on_connect_;
   net::native_address connect_addr_;
+
+  // Shared by tcp and pipe.
+  std::error_code start_listen(int backlog, completion_callback on_connection);
+  std::error_code accept_into(stream_impl& client);
+  void start_connect(completion_callback on_connect);  // connect_addr_ is set
+  std::error_code adopt(std::intptr_t native);
 
   void start_read() noexcept;
   void start_write() noexcept;

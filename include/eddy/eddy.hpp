@@ -7,6 +7,7 @@
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"
+#include "eddy/pipe.hpp"
 #include "eddy/signal.hpp"
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"

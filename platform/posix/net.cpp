@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -294,6 +296,72 @@ std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, c
   }
   ec.clear();
   return static_cast<std::size_t>(n);
+}
+
+}  // namespace eddy::detail::net
+
+// ---------------------------------------------------------------- local (Unix domain sockets)
+
+namespace eddy::detail::net {
+
+std::error_code open_local(native_socket& out) noexcept {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return from_errno(errno);
+  out = fd;
+  return {};
+}
+
+std::error_code local_target(std::string_view name, native_address& out) noexcept {
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (name.empty() || name.size() >= sizeof sa.sun_path) return make_error_code(errc::invalid_argument);
+  std::memcpy(sa.sun_path, name.data(), name.size());
+  out.data.fill(std::byte{0});
+  std::memcpy(out.data.data(), &sa, sizeof sa);
+  // Abstract names (leading '\0') are exactly as long as given; paths include the NUL.
+  out.len = static_cast<std::uint32_t>(offsetof(sockaddr_un, sun_path) + name.size() + (name[0] == '\0' ? 0 : 1));
+  return {};
+}
+
+std::error_code bind_local(native_socket s, std::string_view name) noexcept {
+  native_address na;
+  if (auto ec = local_target(name, na)) return ec;
+  if (::bind(static_cast<int>(s), reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) {
+    return from_errno(errno);
+  }
+  return {};
+}
+
+std::error_code local_name(native_socket s, bool peer, std::string& out) noexcept {
+  sockaddr_un sa{};
+  socklen_t len = sizeof sa;
+  int r = peer ? ::getpeername(static_cast<int>(s), reinterpret_cast<sockaddr*>(&sa), &len)
+               : ::getsockname(static_cast<int>(s), reinterpret_cast<sockaddr*>(&sa), &len);
+  if (r != 0) return from_errno(errno);
+  std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+  if (n > 0 && sa.sun_path[0] != '\0') n = ::strnlen(sa.sun_path, n);  // paths end at their NUL
+  try {
+    out.assign(sa.sun_path, n);
+  } catch (...) {
+    return make_error_code(errc::no_memory);
+  }
+  return {};
+}
+
+std::error_code chmod_local(std::string_view name, bool readable, bool writable) noexcept {
+  if (name.empty() || name[0] == '\0') return make_error_code(errc::invalid_argument);  // abstract: no file
+  std::string path(name);
+  mode_t mode = 0;
+  if (readable) mode |= S_IRUSR | S_IRGRP | S_IROTH;
+  if (writable) mode |= S_IWUSR | S_IWGRP | S_IWOTH;
+  if (::chmod(path.c_str(), mode) != 0) return from_errno(errno);
+  return {};
+}
+
+void unlink_local(std::string_view name) noexcept {
+  if (name.empty() || name[0] == '\0') return;
+  std::string path(name);
+  ::unlink(path.c_str());
 }
 
 }  // namespace eddy::detail::net
