@@ -36,6 +36,14 @@ enum class op_kind : std::uint8_t {
              // sender's native address in from/fromlen; flags: datagram_truncated if cut
   sendto,    // io: a datagram socket; bufs/nbufs: one datagram; addr/addrlen: the destination
              // (addr == nullptr: the connected peer). result: bytes sent
+  read,      // io: a descriptor that is not a socket (pipe fd, tty, console); as recv
+  write,     // io: a descriptor that is not a socket; as send
+};
+
+// What an io object is, which decides how the ports read and write it.
+enum class io_kind : std::uint8_t {
+  socket,  // recv/send (and accept, connect, recvfrom, sendto)
+  stream,  // a pipe fd, tty or character device (POSIX) or pipe/console handle: read/write
 };
 
 // operation::flags bits reported by recvfrom.
@@ -46,7 +54,8 @@ inline constexpr std::uint32_t datagram_truncated = 1;
 // last one has completed and before the handle closes it.
 struct io_object {
   std::intptr_t native = -1;  // fd on POSIX, SOCKET on Windows
-  int family = 0;             // the native address family (AF_INET / AF_INET6)
+  int family = 0;             // the native address family (AF_INET / AF_INET6), 0 if none
+  io_kind kind = io_kind::socket;
   // Port-private state (readiness and operation queues on epoll).
   alignas(8) std::array<std::byte, 64> port_data{};
 };

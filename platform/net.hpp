@@ -32,9 +32,9 @@ int native_family(address_family family) noexcept;
 
 // Creates a non-blocking, close-on-exec TCP socket (overlapped on Windows).
 std::error_code open_tcp(address_family family, native_socket& out) noexcept;
-// Readies a socket eddy did not create (adopted or accepted): non-blocking, and returns
-// its native family.
-std::error_code adopt(native_socket s, int& family) noexcept;
+// Readies a descriptor eddy did not create (adopted or accepted): non-blocking, and returns
+// its native family and whether it is a socket (kind). POSIX accepts pipes and ttys too.
+std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept;
 std::error_code bind(native_socket s, const socket_address& addr, bool reuse_port, bool ipv6_only) noexcept;
 std::error_code listen(native_socket s, int backlog) noexcept;
 std::error_code set_nodelay(native_socket s, bool enable) noexcept;
@@ -47,6 +47,8 @@ std::error_code set_reset_on_close(native_socket s) noexcept;
 // Sends what fits now; returns the bytes sent. would_block when nothing fit.
 std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 void close(native_socket s) noexcept;
+// try_send for descriptors that are not sockets (io_kind::stream).
+std::size_t try_write(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 
 // Local IPC (pipe): Unix domain sockets on POSIX, named pipes on Windows.
 std::error_code open_local(native_socket& out) noexcept;

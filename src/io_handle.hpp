@@ -23,9 +23,10 @@ class io_handle : public handle_base {
   }
 
   // Starts using a socket (created, accepted or adopted): registers it with the port.
-  std::error_code set_socket(net::native_socket s, int family) {
+  std::error_code set_socket(net::native_socket s, int family, io_kind kind = io_kind::socket) {
     io_.native = s;
     io_.family = family;
+    io_.kind = kind;
     if (auto ec = loop_.port_attach(io_)) {
       io_.native = net::invalid_socket;
       return ec;

@@ -72,6 +72,7 @@ void stream_impl::read_stop() noexcept {
 void stream_impl::start_read() noexcept {
   if (!reading_ || read_op_.in_flight || closing_) return;
   read_buf_ = {nullptr, 0};
+  read_op_.kind = io_.kind == io_kind::socket ? op_kind::recv : op_kind::read;
   submit(read_op_);
 }
 
@@ -165,7 +166,7 @@ void stream_impl::start_write() noexcept {
     // An empty write still completes through the port, in order.
     write_op_.kind = op_kind::nop;
   } else {
-    write_op_.kind = op_kind::send;
+    write_op_.kind = io_.kind == io_kind::socket ? op_kind::send : op_kind::write;
     write_op_.bufs = r->bufs.data() + r->first;
     std::size_t n = r->bufs.size() - r->first;
     write_op_.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
@@ -246,7 +247,7 @@ std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::erro
     ec.clear();
     return 0;
   }
-  return net::try_send(io_.native, vecs, n, ec);
+  return io_.kind == io_kind::socket ? net::try_send(io_.native, vecs, n, ec) : net::try_write(io_.native, vecs, n, ec);
 }
 
 std::error_code stream_impl::shutdown(completion_callback cb) {

@@ -56,8 +56,9 @@ std::error_code stream_impl::accept_into(stream_impl& c) {
   if (accepted_.empty()) return make_error_code(errc::would_block);
   net::native_socket sock = accepted_.pop();
   int family = 0;
-  std::error_code ec = net::adopt(sock, family);
-  if (!ec) ec = c.set_socket(sock, family);
+  io_kind kind = io_kind::socket;
+  std::error_code ec = net::adopt(sock, family, kind);
+  if (!ec) ec = c.set_socket(sock, family, kind);
   if (ec) {
     net::close(sock);
   } else {
@@ -79,8 +80,13 @@ std::error_code stream_impl::adopt(std::intptr_t native) {
   if (closing_) return make_error_code(errc::closed);
   if (has_socket()) return make_error_code(errc::already_connected);
   int family = 0;
-  if (auto ec = net::adopt(native, family)) return ec;
-  if (auto ec = set_socket(native, family)) return ec;
+  io_kind kind = io_kind::socket;
+  if (auto ec = net::adopt(native, family, kind)) return ec;
+  if (auto ec = set_socket(native, family, kind)) return ec;
+  if (kind != io_kind::socket) {
+    connected_ = true;  // a pipe or tty descriptor is a stream from the start
+    return {};
+  }
   socket_address peer;
   std::string name;
   connected_ = !net::peer_address(native, peer) || (peer.family() == address_family::unspecified &&

@@ -376,7 +376,9 @@ std::error_code udp::open(std::intptr_t native_socket) {
   if (u == nullptr || u->closing_) return closed();
   if (u->has_socket()) return make_error_code(errc::already_connected);
   int family = 0;
-  if (auto ec = detail::net::adopt(native_socket, family)) return ec;
+  detail::io_kind kind = detail::io_kind::socket;
+  if (auto ec = detail::net::adopt(native_socket, family, kind)) return ec;
+  if (kind != detail::io_kind::socket) return make_error_code(errc::bad_descriptor);
   if (auto ec = u->set_socket(native_socket, family)) return ec;
   socket_address peer;
   u->connected_ = !detail::net::peer_address(native_socket, peer);

@@ -12,5 +12,6 @@
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"
 #include "eddy/timer.hpp"
+#include "eddy/tty.hpp"
 #include "eddy/udp.hpp"
 #include "eddy/version.hpp"

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -111,6 +112,43 @@ bool perform(operation& op) noexcept {
         fail(op, errno);
         return true;
       }
+      case op_kind::read: {
+        detail::io_vec buf = op.acquire(&op);
+        if (buf.len == 0) {
+          op.error = make_error_code(errc::no_memory);
+          return true;
+        }
+        ssize_t n = ::read(fd_of(io), buf.base, buf.len);
+        if (n >= 0) {
+          op.result = n;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).readable = false;
+          return false;
+        }
+        if (errno == EIO) {  // a pty whose other side closed: end of stream
+          op.result = 0;
+          return true;
+        }
+        fail(op, errno);
+        return true;
+      }
+      case op_kind::write: {
+        ssize_t n = ::writev(fd_of(io), reinterpret_cast<const iovec*>(op.bufs), static_cast<int>(op.nbufs));
+        if (n >= 0) {
+          op.result = n;
+          return true;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          state(io).writable = false;
+          return false;
+        }
+        fail(op, errno);
+        return true;
+      }
       case op_kind::recvfrom: {
         detail::io_vec buf = op.acquire(&op);
         if (buf.len == 0) {
@@ -195,7 +233,7 @@ bool perform(operation& op) noexcept {
 }
 
 bool is_read_side(op_kind k) noexcept {
-  return k == op_kind::accept || k == op_kind::recv || k == op_kind::recvfrom;
+  return k == op_kind::accept || k == op_kind::recv || k == op_kind::recvfrom || k == op_kind::read;
 }
 
 }  // namespace
@@ -228,7 +266,12 @@ std::error_code port::attach(io_object& io) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = &io;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_of(io), &ev) < 0) return from_errno(errno);
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_of(io), &ev) < 0) {
+    // Regular files (and /dev/null) cannot be watched: they are always ready, so every
+    // attempt just goes through.
+    if (errno == EPERM) return {};
+    return from_errno(errno);
+  }
   st.registered = true;
   return {};
 }

@@ -77,16 +77,35 @@ std::error_code open_tcp(address_family family, native_socket& out) noexcept {
   return {};
 }
 
-std::error_code adopt(native_socket s, int& family) noexcept {
+std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
   int fd = fd_of(s);
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return last_error();
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    if (errno != ENOTSOCK) return last_error();
+    family = 0;
+    kind = io_kind::stream;  // a pipe, tty or character device: read/write
+    return {};
+  }
   family = ss.ss_family;
+  kind = io_kind::socket;
   return {};
+}
+
+std::size_t try_write(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept {
+  ssize_t n;
+  do {
+    n = ::writev(fd_of(s), reinterpret_cast<const iovec*>(bufs), static_cast<int>(nbufs));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    ec = last_error();
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(n);
 }
 
 std::error_code bind(native_socket s, const socket_address& addr, bool reuse_port, bool ipv6_only) noexcept {

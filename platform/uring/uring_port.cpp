@@ -2,6 +2,7 @@
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -91,6 +92,20 @@ void port::submit(detail::operation& op) noexcept {
       }
       break;
     }
+    case detail::op_kind::read: {
+      detail::io_vec buf = op.acquire(&op);
+      detail::port_state<recv_state>(op).no_buffer = buf.len == 0;
+      if (buf.len == 0) {
+        io_uring_prep_nop(sqe);
+      } else {
+        // Offset -1: the current position, as read(2) (pipes and ttys have none).
+        io_uring_prep_read(sqe, fd, buf.base, static_cast<unsigned>(buf.len), static_cast<__u64>(-1));
+      }
+      break;
+    }
+    case detail::op_kind::write:
+      io_uring_prep_writev(sqe, fd, reinterpret_cast<const iovec*>(op.bufs), op.nbufs, static_cast<__u64>(-1));
+      break;
     case detail::op_kind::recvfrom: {
       op.buf = op.acquire(&op);
       if (op.buf.len == 0) {  // reap sees the empty buffer and reports no_memory
@@ -163,10 +178,14 @@ std::uint32_t port::reap(detail::poll_result& out) {
       }
       if (batch[i].data == ignore_tag) continue;
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
-      if ((op->kind == detail::op_kind::recv && detail::port_state<recv_state>(*op).no_buffer) ||
+      if (((op->kind == detail::op_kind::recv || op->kind == detail::op_kind::read) &&
+           detail::port_state<recv_state>(*op).no_buffer) ||
           (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
         op->result = 0;
         op->error = make_error_code(errc::no_memory);
+      } else if (batch[i].res == -EIO && op->kind == detail::op_kind::read) {
+        op->result = 0;  // a pty whose other side closed: end of stream
+        op->error = {};
       } else if (batch[i].res < 0) {
         op->result = 0;
         op->error = from_errno(-batch[i].res);
