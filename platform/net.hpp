@@ -47,6 +47,10 @@ std::error_code set_reset_on_close(native_socket s) noexcept;
 // Sends what fits now; returns the bytes sent. would_block when nothing fit.
 std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 void close(native_socket s) noexcept;
+// After an accept failed with too_many_open_files: accepts and drops what waits in the
+// listener's backlog using a descriptor kept in reserve for this (libuv's EMFILE trick),
+// so the loop does not spin on the same error. No-op where it does not apply.
+void shed_pending_connections(native_socket listener) noexcept;
 // try_send for descriptors that are not sockets (io_kind::stream).
 std::size_t try_write(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept;
 

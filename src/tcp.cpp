@@ -19,6 +19,11 @@ void stream_impl::on_accept_complete(operation* op) {
   }
   std::error_code ec = op->error;
   if (ec == errc::operation_canceled) return;
+  if (ec == errc::too_many_open_files) {
+    // Out of descriptors: drop what waits rather than retrying the same failure forever.
+    // The user still sees the error; accepting resumes with the next connection.
+    net::shed_pending_connections(s.io_.native);
+  }
   if (!ec) s.accepted_.push(op->accepted);
   op->accepted = net::invalid_socket;
   s.loop_.invoke([&] { s.on_connection_(ec); });

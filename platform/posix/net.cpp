@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -18,6 +19,14 @@ namespace {
 std::error_code last_error() noexcept { return from_errno(errno); }
 
 int fd_of(native_socket s) noexcept { return static_cast<int>(s); }
+
+// A descriptor held in reserve for shed_pending_connections().
+std::atomic<int> g_reserve_fd{-1};
+void open_reserve() noexcept {
+  int fd = ::open("/", O_RDONLY | O_CLOEXEC);
+  int expected = -1;
+  if (fd >= 0 && !g_reserve_fd.compare_exchange_strong(expected, fd)) ::close(fd);
+}
 
 std::error_code set_int_option(native_socket s, int level, int name, int value) noexcept {
   if (::setsockopt(fd_of(s), level, name, &value, sizeof value) != 0) return last_error();
@@ -95,6 +104,22 @@ std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
   return {};
 }
 
+
+void shed_pending_connections(native_socket listener) noexcept {
+  int reserve = g_reserve_fd.exchange(-1);
+  if (reserve < 0) {
+    open_reserve();  // the first time there is none: keep one for the next storm
+    return;
+  }
+  ::close(reserve);
+  for (;;) {
+    int fd = ::accept4(fd_of(listener), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    ::close(fd);
+  }
+  open_reserve();
+}
+
 std::size_t try_write(native_socket s, const io_vec* bufs, std::size_t nbufs, std::error_code& ec) noexcept {
   ssize_t n;
   do {
@@ -122,8 +147,10 @@ std::error_code bind(native_socket s, const socket_address& addr, bool reuse_por
   return {};
 }
 
+
 std::error_code listen(native_socket s, int backlog) noexcept {
   if (::listen(fd_of(s), backlog) != 0) return last_error();
+  if (g_reserve_fd.load() < 0) open_reserve();  // for shed_pending_connections()
   return {};
 }
 
