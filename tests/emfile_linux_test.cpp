@@ -83,6 +83,11 @@ int connect_to(std::uint16_t port) {
 }
 
 TEST_P(EmfileTest, TheServerSurvivesRunningOutOfDescriptors) {
+#if defined(EDDY_TEST_UBSAN)
+  // UBSan's vptr check probes memory through a pipe; with no descriptors left it reports
+  // every virtual call as invalid. The test runs in the other presets.
+  GTEST_SKIP() << "UBSan needs free descriptors for its own checks";
+#endif
   int report[2], stop[2];
   ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
   ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
