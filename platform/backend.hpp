@@ -56,6 +56,9 @@ struct io_object {
   std::intptr_t native = -1;  // fd on POSIX, SOCKET on Windows
   int family = 0;             // the native address family (AF_INET / AF_INET6), 0 if none
   io_kind kind = io_kind::socket;
+  // An ipc pipe: recv also picks up a passed handle (into operation::accepted) and send
+  // passes operation::send_handle along with the bytes (SCM_RIGHTS on POSIX).
+  bool ipc = false;
   // Port-private state (readiness and operation queues on epoll).
   alignas(8) std::array<std::byte, 64> port_data{};
 };
@@ -91,13 +94,15 @@ struct operation {
   std::uint32_t nbufs = 0;       // send, sendto
   std::uint32_t addrlen = 0;     // connect, sendto
   const void* addr = nullptr;    // connect, sendto
-  std::intptr_t accepted = -1;   // accept: the new socket
+  std::intptr_t accepted = -1;   // accept: the new socket; recv on an ipc pipe: a received handle or -1
+  std::intptr_t send_handle = -1;  // send on an ipc pipe: a handle to pass with the bytes, or -1
   io_vec buf{nullptr, 0};        // recvfrom: the buffer acquired (ports may point an iovec here)
   void* from = nullptr;          // recvfrom: where the sender's address goes (128 bytes)
   std::uint32_t fromlen = 0;     // recvfrom: its length, set by the port
   std::uint32_t flags = 0;       // recvfrom: datagram_truncated
-  // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
-  alignas(8) std::array<std::byte, 64> port_data{};
+  // Port-private storage: the iocp port keeps its OVERLAPPED here, io_uring a msghdr with
+  // its control buffer, epoll its queue link.
+  alignas(8) std::array<std::byte, 96> port_data{};
 };
 
 // Ports call this on the loop thread, from inside poll(), once per finished operation,

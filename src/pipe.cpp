@@ -1,5 +1,8 @@
 #include "eddy/pipe.hpp"
 
+#include "eddy/tcp.hpp"
+#include "eddy/udp.hpp"
+
 #include "stream_impl.hpp"
 
 namespace eddy {
@@ -20,8 +23,48 @@ std::error_code ensure_socket(detail::stream_impl& s) {
 
 }  // namespace
 
-pipe::pipe(eddy::loop& owner)
-    : stream(owner, new detail::stream_impl(owner.impl(), handle_type::pipe), handle_type::pipe) {}
+pipe::pipe(eddy::loop& owner, bool ipc)
+    : stream(owner, new detail::stream_impl(owner.impl(), handle_type::pipe), handle_type::pipe) {
+  as_pipe(impl_)->io_.ipc = ipc;
+}
+
+std::error_code pipe::write2(std::span<const const_buffer> bufs, handle& send_handle, completion_callback on_done) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (!s->io_.ipc) return make_error_code(errc::not_supported);
+  auto* h = detail::handle_base::of(send_handle);
+  auto* io = (h == nullptr || h->closing_ ||
+              (send_handle.type() != handle_type::tcp && send_handle.type() != handle_type::pipe &&
+               send_handle.type() != handle_type::udp))
+                 ? nullptr
+                 : static_cast<detail::io_handle*>(h);
+  if (io == nullptr || !io->has_socket()) return make_error_code(errc::bad_descriptor);
+  if (bufs.empty() || bufs[0].empty()) return make_error_code(errc::invalid_argument);  // a handle needs a byte to ride on
+  return s->write(bufs, std::move(on_done), io->io_.native);
+}
+
+std::size_t pipe::pending_count() const noexcept {
+  auto* s = as_pipe(impl_);
+  return s ? s->pending_handles_.size() : 0;
+}
+
+namespace {
+template <class Target>
+std::error_code take_pending(detail::stream_impl* s, Target& out) {
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->pending_handles_.empty()) return make_error_code(errc::would_block);
+  std::intptr_t native = s->pending_handles_.pop();
+  if (auto ec = out.open(native)) {
+    detail::net::close(native);
+    return ec;
+  }
+  return {};
+}
+}  // namespace
+
+std::error_code pipe::accept_pending(tcp& out) { return take_pending(as_pipe(impl_), out); }
+std::error_code pipe::accept_pending(pipe& out) { return take_pending(as_pipe(impl_), out); }
+std::error_code pipe::accept_pending(udp& out) { return take_pending(as_pipe(impl_), out); }
 
 std::error_code pipe::bind(std::string_view name) {
   auto* s = as_pipe(impl_);

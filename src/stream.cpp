@@ -44,6 +44,7 @@ void stream_impl::on_release() noexcept {
     loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
+  while (!pending_handles_.empty()) net::close(pending_handles_.pop());
   close_socket();
   if (!bound_name_.empty()) net::unlink_local(bound_name_);  // as libuv: a bound path goes with its pipe
 }
@@ -95,6 +96,12 @@ void stream_impl::on_read_complete(operation* op) {
   s.op_done();
   io_vec buf = s.read_buf_;
   s.read_buf_ = {nullptr, 0};
+  if (op->accepted >= 0) {
+    // A handle passed over an ipc pipe: it waits for accept_pending() (or is closed with
+    // the pipe if nobody takes it).
+    s.pending_handles_.push(op->accepted);
+    op->accepted = -1;
+  }
   if (s.closing_ || !s.reading_) return;  // cancelled by read_stop() or close()
   std::error_code ec = op->error;
   std::size_t n = 0;
@@ -131,11 +138,13 @@ void stream_impl::recycle(write_request* r) noexcept {
   r->first = 0;
   r->bytes_left = 0;
   r->cb = nullptr;
+  r->send_handle = -1;
   r->next = free_requests_;
   free_requests_ = r;
 }
 
-std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb) {
+std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb,
+                                   std::intptr_t send_handle) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
   if (write_shut_ || shutdown_cb_) return make_error_code(errc::broken_pipe);
@@ -146,6 +155,7 @@ std::error_code stream_impl::write(std::span<const const_buffer> bufs, completio
     r->bytes_left += b.size();
   }
   r->cb = std::move(cb);
+  r->send_handle = send_handle;
   if (write_tail_ != nullptr) {
     write_tail_->next = r;
   } else {
@@ -171,6 +181,7 @@ void stream_impl::start_write() noexcept {
     std::size_t n = r->bufs.size() - r->first;
     write_op_.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
   }
+  write_op_.send_handle = r->send_handle;
   submit(write_op_);
 }
 
@@ -184,6 +195,7 @@ void stream_impl::on_write_complete(operation* op) {
     return;
   }
   std::size_t n = static_cast<std::size_t>(op->result);
+  if (n > 0) r->send_handle = -1;  // it went with the first bytes
   s.write_queue_bytes_ -= n;
   r->bytes_left -= n;
   while (n > 0) {

@@ -18,6 +18,7 @@ struct write_request {
   std::size_t first = 0;  // index of the first buffer not fully written
   std::size_t bytes_left = 0;
   completion_callback cb;
+  std::intptr_t send_handle = -1;  // ipc: passed with the first bytes of this write
   write_request* next = nullptr;
 };
 
@@ -33,7 +34,7 @@ class stream_impl : public io_handle {
   std::error_code read_start(alloc_callback alloc, read_callback on_read);
   void read_stop() noexcept;
   // Writing.
-  std::error_code write(std::span<const const_buffer> bufs, completion_callback cb);
+  std::error_code write(std::span<const const_buffer> bufs, completion_callback cb, std::intptr_t send_handle = -1);
   std::size_t try_write(std::span<const const_buffer> bufs, std::error_code& ec);
   std::error_code shutdown(completion_callback cb);
 
@@ -69,7 +70,9 @@ class stream_impl : public io_handle {
   ring_queue<net::native_socket> accepted_;
   std::error_code accept_error_;
   bool listening_ = false;
-  std::string bound_name_;  // pipe: the name bound, removed again when a listener closes
+  std::string bound_name_;
+  // ipc pipes: handles received with the bytes, waiting for accept_pending().
+  ring_queue<std::intptr_t> pending_handles_;  // pipe: the name bound, removed again when a listener closes
   operation connect_op_;
   completion_callback on_connect_;
   net::native_address connect_addr_;

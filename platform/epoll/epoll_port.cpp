@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
 
 namespace eddy::platform::epoll {
@@ -99,7 +100,17 @@ bool perform(operation& op) noexcept {
           op.error = make_error_code(errc::no_memory);
           return true;
         }
-        ssize_t n = ::recv(fd_of(io), buf.base, buf.len, 0);
+        ssize_t n;
+        op.accepted = -1;
+        if (io.ipc) {
+          op.buf = buf;
+          posix::fd_message m;
+          posix::prepare_recv(m, reinterpret_cast<iovec*>(&op.buf), 1);
+          n = ::recvmsg(fd_of(io), &m.msg, MSG_CMSG_CLOEXEC);
+          if (n >= 0) op.accepted = posix::take_received_fd(m.msg);
+        } else {
+          n = ::recv(fd_of(io), buf.base, buf.len, 0);
+        }
         if (n >= 0) {
           op.result = n;
           return true;
@@ -208,10 +219,10 @@ bool perform(operation& op) noexcept {
         return true;
       }
       case op_kind::send: {
-        msghdr msg{};
-        msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
-        msg.msg_iovlen = op.nbufs;
-        ssize_t n = ::sendmsg(fd_of(io), &msg, MSG_NOSIGNAL);
+        posix::fd_message m;
+        posix::prepare_send(m, reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs)), op.nbufs,
+                            io.ipc ? static_cast<int>(op.send_handle) : -1);
+        ssize_t n = ::sendmsg(fd_of(io), &m.msg, MSG_NOSIGNAL);
         if (n >= 0) {
           std::size_t want = 0;
           for (std::uint32_t i = 0; i < op.nbufs; ++i) want += op.bufs[i].len;

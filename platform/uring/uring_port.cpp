@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
 
 namespace eddy::platform::uring {
@@ -83,12 +84,15 @@ void port::submit(detail::operation& op) noexcept {
       io_uring_prep_connect(sqe, fd, static_cast<const sockaddr*>(op.addr), op.addrlen);
       break;
     case detail::op_kind::recv: {
-      detail::io_vec buf = op.acquire(&op);
-      detail::port_state<recv_state>(op).no_buffer = buf.len == 0;
-      if (buf.len == 0) {
-        io_uring_prep_nop(sqe);  // completes at once; reap turns it into no_memory
+      op.buf = op.acquire(&op);
+      if (op.buf.len == 0) {
+        io_uring_prep_nop(sqe);  // completes at once; reap sees the empty buffer: no_memory
+      } else if (op.io->ipc) {
+        auto& m = detail::port_state<posix::fd_message>(op);
+        posix::prepare_recv(m, reinterpret_cast<iovec*>(&op.buf), 1);
+        io_uring_prep_recvmsg(sqe, fd, &m.msg, MSG_CMSG_CLOEXEC);
       } else {
-        io_uring_prep_recv(sqe, fd, buf.base, buf.len, 0);
+        io_uring_prep_recv(sqe, fd, op.buf.base, op.buf.len, 0);
       }
       break;
     }
@@ -132,12 +136,11 @@ void port::submit(detail::operation& op) noexcept {
       break;
     }
     case detail::op_kind::send: {
-      msghdr& msg = detail::port_state<msghdr>(op);
-      msg = msghdr{};
-      msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
-      msg.msg_iovlen = op.nbufs;
+      auto& m = detail::port_state<posix::fd_message>(op);
+      posix::prepare_send(m, reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs)), op.nbufs,
+                          op.io->ipc ? static_cast<int>(op.send_handle) : -1);
       // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.
-      io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg(sqe, fd, &m.msg, MSG_NOSIGNAL);
       break;
     }
   }
@@ -178,8 +181,8 @@ std::uint32_t port::reap(detail::poll_result& out) {
       }
       if (batch[i].data == ignore_tag) continue;
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
-      if (((op->kind == detail::op_kind::recv || op->kind == detail::op_kind::read) &&
-           detail::port_state<recv_state>(*op).no_buffer) ||
+      if ((op->kind == detail::op_kind::read && detail::port_state<recv_state>(*op).no_buffer) ||
+          (op->kind == detail::op_kind::recv && op->buf.len == 0) ||
           (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
         op->result = 0;
         op->error = make_error_code(errc::no_memory);
@@ -195,6 +198,10 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->fromlen = msg.msg_namelen;
         op->flags = (msg.msg_flags & MSG_TRUNC) != 0 ? detail::datagram_truncated : 0;
         op->error = {};
+      } else if (op->kind == detail::op_kind::recv) {
+        op->result = batch[i].res;
+        op->error = {};
+        op->accepted = op->io->ipc ? posix::take_received_fd(detail::port_state<posix::fd_message>(*op).msg) : -1;
       } else if (op->kind == detail::op_kind::accept) {
         op->accepted = batch[i].res;
         op->result = 0;
