@@ -25,6 +25,29 @@ struct recv_state {
   bool no_buffer;
 };
 
+// user_data of a listener's multishot accept: the listener's address with bit 0 set
+// (operations are at least 8-aligned, so their low bits are 0).
+constexpr std::uint64_t listener_bit = 1;
+
+}  // namespace
+
+struct port::listener {
+  int fd = -1;
+  bool armed = false;        // a multishot accept is in the ring
+  bool detached = false;     // the core is done with it; freed with the last CQE
+  bool ever_accepted = false;
+  detail::operation* waiting = nullptr;  // the core's accept operation, if any
+  std::vector<int> stash;                // accepted while nobody waited
+  int stashed_error = 0;                 // an error that arrived while nobody waited
+};
+
+namespace {
+
+// The io object's port_data holds its listener pointer (or nullptr).
+port::listener*& listener_of(detail::io_object& io) noexcept {
+  return *reinterpret_cast<port::listener**>(io.port_data.data());
+}
+
 }  // namespace
 
 std::error_code port::init() {
@@ -67,10 +90,146 @@ void port::arm_wake() noexcept {
 }
 
 // Sockets need no registration: every operation names its fd.
-std::error_code port::attach(detail::io_object&) { return {}; }
-void port::detach(detail::io_object&) noexcept {}
+std::error_code port::attach(detail::io_object& io) {
+  listener_of(io) = nullptr;
+  return {};
+}
+
+void port::detach(detail::io_object& io) noexcept {
+  listener* l = listener_of(io);
+  listener_of(io) = nullptr;
+  if (l == nullptr) return;
+  l->detached = true;
+  l->waiting = nullptr;
+  for (int fd : l->stash) ::close(fd);
+  l->stash.clear();
+  if (l->armed) {
+    // The ring holds the multishot accept (and a reference to the socket) until it is
+    // cancelled; its last CQE frees the listener.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(l) | listener_bit, 0);
+    io_uring_sqe_set_data64(sqe, ignore_tag);
+  } else {
+    free_listener(l);
+  }
+}
+
+void port::free_listener(listener* l) noexcept {
+  for (int fd : l->stash) ::close(fd);
+  for (auto& p : listeners_) {
+    if (p == l) {
+      p = listeners_.back();
+      listeners_.pop_back();
+      break;
+    }
+  }
+  delete l;
+}
+
+namespace {
+struct ready_link {
+  detail::operation* next;
+};
+detail::operation*& next_ready(detail::operation& op) noexcept { return detail::port_state<ready_link>(op).next; }
+}  // namespace
+
+void port::make_ready(detail::operation& op) noexcept {
+  next_ready(op) = nullptr;
+  if (ready_tail_ != nullptr) {
+    next_ready(*ready_tail_) = &op;
+  } else {
+    ready_head_ = &op;
+  }
+  ready_tail_ = &op;
+}
+
+void port::arm_accept(listener& l) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&l) | listener_bit);
+  l.armed = true;
+}
+
+void port::submit_accept(detail::operation& op) noexcept {
+  listener*& slot = listener_of(*op.io);
+  if (slot == nullptr) {
+    slot = new (std::nothrow) listener;
+    if (slot == nullptr) {
+      op.error = make_error_code(errc::no_memory);
+      make_ready(op);
+      return;
+    }
+    slot->fd = static_cast<int>(op.io->native);
+    listeners_.push_back(slot);
+  }
+  listener& l = *slot;
+  if (!l.stash.empty()) {
+    op.accepted = l.stash.front();
+    l.stash.erase(l.stash.begin());
+    make_ready(op);
+    return;
+  }
+  if (l.stashed_error != 0) {
+    op.error = from_errno(l.stashed_error);
+    l.stashed_error = 0;
+    make_ready(op);
+    return;
+  }
+  l.waiting = &op;
+  if (!l.armed) arm_accept(l);
+}
+
+void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out) {
+  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  if (!more) l.armed = false;
+  if (res == -EINVAL && !l.ever_accepted && !l.detached) {
+    // A kernel without multishot accept (before 5.19): single-shot accepts from now on.
+    multishot_accept_ = false;
+    if (detail::operation* op = l.waiting) {
+      l.waiting = nullptr;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      io_uring_sqe_set_data(sqe, op);
+    }
+  } else if (l.detached) {
+    if (res >= 0) ::close(res);
+  } else if (res >= 0) {
+    l.ever_accepted = true;
+    if (detail::operation* op = l.waiting) {
+      l.waiting = nullptr;
+      op->accepted = res;
+      op->result = 0;
+      op->error = {};
+      ++out.completions;
+      detail::deliver(*op);
+    } else {
+      l.stash.push_back(res);
+    }
+  } else if (res != -ECANCELED) {
+    if (detail::operation* op = l.waiting) {
+      l.waiting = nullptr;
+      op->result = 0;
+      op->error = from_errno(-res);
+      ++out.completions;
+      detail::deliver(*op);
+    } else {
+      l.stashed_error = -res;
+    }
+  }
+  if (!l.armed) {
+    if (l.detached) {
+      free_listener(&l);
+    } else if (l.waiting != nullptr && multishot_accept_) {
+      arm_accept(l);  // the kernel ended the multishot (e.g. an error): start another
+    }
+  }
+}
 
 void port::submit(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::accept && multishot_accept_) {
+    submit_accept(op);
+    return;
+  }
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
@@ -148,6 +307,15 @@ void port::submit(detail::operation& op) noexcept {
 }
 
 bool port::cancel(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::accept && op.io != nullptr) {
+    listener* l = listener_of(*op.io);
+    if (l != nullptr && l->waiting == &op) {
+      l->waiting = nullptr;
+      op.error = make_error_code(errc::operation_canceled);
+      make_ready(op);
+      return true;
+    }
+  }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel(sqe, &op, 0);
   io_uring_sqe_set_data64(sqe, ignore_tag);
@@ -160,6 +328,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
   struct entry {
     std::uint64_t data;
     std::int32_t res;
+    std::uint32_t flags;
   };
   entry batch[reap_batch];
   std::uint32_t total = 0;
@@ -168,7 +337,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
     unsigned head;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
-      batch[n++] = {cqe->user_data, cqe->res};
+      batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
       if (n == reap_batch) break;
     }
     if (n == 0) break;
@@ -180,6 +349,11 @@ std::uint32_t port::reap(detail::poll_result& out) {
         continue;
       }
       if (batch[i].data == ignore_tag) continue;
+      if ((batch[i].data & 7) == listener_bit) {
+        on_accept_cqe(*reinterpret_cast<listener*>(static_cast<std::uintptr_t>(batch[i].data & ~std::uint64_t{7})),
+                      batch[i].res, batch[i].flags, out);
+        continue;
+      }
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
       if ((op->kind == detail::op_kind::read && detail::port_state<recv_state>(*op).no_buffer) ||
           (op->kind == detail::op_kind::recv && op->buf.len == 0) ||
@@ -221,6 +395,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
 
 detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
+  if (ready_head_ != nullptr) timeout_ns = 0;
   if (timeout_ns == 0) {
     if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
   } else if (io_uring_cq_ready(&ring_) == 0) {
@@ -239,6 +414,15 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     io_uring_submit(&ring_);
   }
   reap(out);
+  // Then what finished without a CQE; what these callbacks make ready waits for the next poll.
+  detail::operation* op = ready_head_;
+  ready_head_ = ready_tail_ = nullptr;
+  while (op != nullptr) {
+    detail::operation* next = next_ready(*op);
+    ++out.completions;
+    detail::deliver(*op);
+    op = next;
+  }
   return out;
 }
 
@@ -248,6 +432,12 @@ void port::wake() noexcept {
 }
 
 void port::close() noexcept {
+  for (listener* l : listeners_) {
+    for (int fd : l->stash) ::close(fd);
+    delete l;
+  }
+  listeners_.clear();
+  ready_head_ = ready_tail_ = nullptr;
   if (open_) {
     io_uring_queue_exit(&ring_);
     open_ = false;

@@ -2,9 +2,15 @@
 // back as CQEs. The wait for completions carries the timeout itself (IORING_FEAT_EXT_ARG),
 // so submitting and waiting is one io_uring_enter per iteration, and no timer thread exists.
 // Wake is an eventfd with a read kept armed on the ring.
+//
+// Listeners use one multishot accept (Linux 5.19+; probed by trying it, with single-shot
+// accepts as the fallback): connections that arrive while the core is not waiting are kept
+// and handed to the next accept operation without another SQE.
 #pragma once
 
 #include <liburing.h>
+
+#include <vector>
 
 #include "platform/backend.hpp"
 
@@ -28,10 +34,24 @@ class port {
   std::error_code attach(detail::io_object& io);
   void detach(detail::io_object& io) noexcept;
 
+  struct listener;  // a listening socket's multishot accept (defined in the .cpp)
+
  private:
   io_uring_sqe* get_sqe() noexcept;
   void arm_wake() noexcept;
   std::uint32_t reap(detail::poll_result& out);
+  void make_ready(detail::operation& op) noexcept;
+  void submit_accept(detail::operation& op) noexcept;
+  void arm_accept(listener& l) noexcept;
+  void on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out);
+  void free_listener(listener* l) noexcept;
+
+  // Operations finished without a CQE of their own (an accept served from a listener's
+  // stash, a cancelled wait); delivered by the next poll.
+  detail::operation* ready_head_ = nullptr;
+  detail::operation* ready_tail_ = nullptr;
+  bool multishot_accept_ = true;  // false once the kernel refused it
+  std::vector<listener*> listeners_;
 
   io_uring ring_{};
   bool open_ = false;
