@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 
 #include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
@@ -31,6 +34,22 @@ constexpr std::uint64_t listener_bit = 1;
 
 }  // namespace
 
+struct port::stream_rx {
+  struct chunk {
+    unsigned short bid;
+    unsigned len;
+    unsigned offset;
+  };
+  int fd = -1;
+  bool armed = false;
+  bool detached = false;
+  bool eof = false;
+  bool ever_received = false;
+  int error = 0;
+  detail::operation* waiting = nullptr;
+  std::deque<chunk> queue;  // received and not yet read, oldest first
+};
+
 struct port::listener {
   int fd = -1;
   bool armed = false;        // a multishot accept is in the ring
@@ -43,10 +62,17 @@ struct port::listener {
 
 namespace {
 
-// The io object's port_data holds its listener pointer (or nullptr).
-port::listener*& listener_of(detail::io_object& io) noexcept {
-  return *reinterpret_cast<port::listener**>(io.port_data.data());
-}
+// The io object's port_data: its listener or receiver state (or nullptr).
+struct io_slots {
+  port::listener* listener;
+  port::stream_rx* rx;
+};
+io_slots& slots(detail::io_object& io) noexcept { return *reinterpret_cast<io_slots*>(io.port_data.data()); }
+port::listener*& listener_of(detail::io_object& io) noexcept { return slots(io).listener; }
+
+constexpr unsigned buffer_count = 128;  // a power of two
+constexpr unsigned buffer_size = 16 * 1024;
+constexpr std::uint64_t rx_bit = 2;  // user_data of a multishot receive: its state | 2
 
 }  // namespace
 
@@ -91,11 +117,25 @@ void port::arm_wake() noexcept {
 
 // Sockets need no registration: every operation names its fd.
 std::error_code port::attach(detail::io_object& io) {
-  listener_of(io) = nullptr;
+  slots(io) = io_slots{nullptr, nullptr};
   return {};
 }
 
 void port::detach(detail::io_object& io) noexcept {
+  if (stream_rx* rx = slots(io).rx) {
+    slots(io).rx = nullptr;
+    rx->detached = true;
+    rx->waiting = nullptr;
+    for (const auto& c : rx->queue) recycle_buffer(c.bid);
+    rx->queue.clear();
+    if (rx->armed) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(rx) | rx_bit, 0);
+      io_uring_sqe_set_data64(sqe, ignore_tag);
+    } else {
+      free_rx(rx);
+    }
+  }
   listener* l = listener_of(io);
   listener_of(io) = nullptr;
   if (l == nullptr) return;
@@ -180,8 +220,8 @@ void port::submit_accept(detail::operation& op) noexcept {
 }
 
 void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out) {
-  const bool more = (flags & IORING_CQE_F_MORE) != 0;
-  if (!more) l.armed = false;
+  if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
+  detail::operation* done = nullptr;  // delivered last: its callback may close the listener
   if (res == -EINVAL && !l.ever_accepted && !l.detached) {
     // A kernel without multishot accept (before 5.19): single-shot accepts from now on.
     multishot_accept_ = false;
@@ -195,27 +235,22 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
     if (res >= 0) ::close(res);
   } else if (res >= 0) {
     l.ever_accepted = true;
-    if (detail::operation* op = l.waiting) {
-      l.waiting = nullptr;
-      op->accepted = res;
-      op->result = 0;
-      op->error = {};
-      ++out.completions;
-      detail::deliver(*op);
+    if ((done = l.waiting) != nullptr) {
+      done->accepted = res;
+      done->result = 0;
+      done->error = {};
     } else {
       l.stash.push_back(res);
     }
   } else if (res != -ECANCELED) {
-    if (detail::operation* op = l.waiting) {
-      l.waiting = nullptr;
-      op->result = 0;
-      op->error = from_errno(-res);
-      ++out.completions;
-      detail::deliver(*op);
+    if ((done = l.waiting) != nullptr) {
+      done->result = 0;
+      done->error = from_errno(-res);
     } else {
       l.stashed_error = -res;
     }
   }
+  if (done != nullptr) l.waiting = nullptr;
   if (!l.armed) {
     if (l.detached) {
       free_listener(&l);
@@ -223,12 +258,189 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
       arm_accept(l);  // the kernel ended the multishot (e.g. an error): start another
     }
   }
+  if (done != nullptr) {
+    ++out.completions;
+    detail::deliver(*done);
+  }
+}
+
+// ---------------------------------------------------------------- multishot receive
+
+bool port::setup_buffer_ring() noexcept {
+  if (buf_ring_ != nullptr) return true;
+  void* mem = nullptr;
+  const std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
+  if (::posix_memalign(&mem, 4096, ring_bytes) != 0) return false;
+  std::memset(mem, 0, ring_bytes);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+  reg.ring_entries = buffer_count;
+  reg.bgid = 0;
+  if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // before Linux 5.19
+    std::free(mem);
+    return false;
+  }
+  // Pages of the buffers are only touched when data lands in them.
+  buffers_ = static_cast<unsigned char*>(std::malloc(std::size_t{buffer_count} * buffer_size));
+  if (buffers_ == nullptr) {
+    io_uring_unregister_buf_ring(&ring_, 0);
+    std::free(mem);
+    return false;
+  }
+  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(buf_ring_);
+  for (unsigned i = 0; i < buffer_count; ++i) {
+    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{i} * buffer_size, buffer_size,
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(buffer_count), static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
+  return true;
+}
+
+void port::recycle_buffer(unsigned short bid) noexcept {
+  io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * buffer_size, buffer_size, bid,
+                        io_uring_buf_ring_mask(buffer_count), 0);
+  io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void port::free_rx(stream_rx* rx) noexcept {
+  for (const auto& c : rx->queue) recycle_buffer(c.bid);
+  for (auto& p : receivers_) {
+    if (p == rx) {
+      p = receivers_.back();
+      receivers_.pop_back();
+      break;
+    }
+  }
+  delete rx;
+}
+
+void port::arm_recv(stream_rx& rx) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv_multishot(sqe, rx.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = 0;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&rx) | rx_bit);
+  rx.armed = true;
+}
+
+// Completes op from what rx holds: queued data (copied into the caller's buffer), then end of
+// stream or an error.
+void port::serve_recv(stream_rx& rx, detail::operation& op) noexcept {
+  op.result = 0;
+  op.error = {};
+  if (!rx.queue.empty()) {
+    op.buf = op.acquire(&op);
+    if (op.buf.len == 0) {
+      op.error = make_error_code(errc::no_memory);
+      return;
+    }
+    std::size_t filled = 0;
+    auto* out = static_cast<unsigned char*>(op.buf.base);
+    while (!rx.queue.empty() && filled < op.buf.len) {
+      auto& c = rx.queue.front();
+      const std::size_t n = std::min<std::size_t>(c.len - c.offset, op.buf.len - filled);
+      std::memcpy(out + filled, buffers_ + std::size_t{c.bid} * buffer_size + c.offset, n);
+      filled += n;
+      c.offset += static_cast<unsigned>(n);
+      if (c.offset == c.len) {
+        recycle_buffer(c.bid);
+        rx.queue.pop_front();
+      }
+    }
+    op.result = static_cast<std::int64_t>(filled);
+    return;
+  }
+  if (rx.error != 0) {
+    op.error = from_errno(rx.error);
+    rx.error = 0;
+  }
+  // else end of stream: result 0
+}
+
+void port::submit_recv(detail::operation& op) noexcept {
+  stream_rx*& slot = slots(*op.io).rx;
+  if (slot == nullptr) {
+    slot = new (std::nothrow) stream_rx;
+    if (slot == nullptr) {
+      op.error = make_error_code(errc::no_memory);
+      make_ready(op);
+      return;
+    }
+    slot->fd = static_cast<int>(op.io->native);
+    receivers_.push_back(slot);
+  }
+  stream_rx& rx = *slot;
+  if (!rx.queue.empty() || rx.eof || rx.error != 0) {
+    serve_recv(rx, op);
+    make_ready(op);
+    return;
+  }
+  rx.waiting = &op;
+  if (!rx.armed) arm_recv(rx);
+}
+
+void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_result& out) {
+  if ((flags & IORING_CQE_F_MORE) == 0) rx.armed = false;
+  if (rx.detached) {
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+      recycle_buffer(static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
+    }
+    if (!rx.armed) free_rx(&rx);
+    return;
+  }
+  detail::operation* plain = nullptr;  // to be read without the ring
+  if (res > 0) {
+    rx.ever_received = true;
+    rx.queue.push_back({static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT), static_cast<unsigned>(res), 0});
+  } else if (res == 0) {
+    rx.eof = true;
+  } else if (res == -EINVAL && !rx.ever_received) {
+    multishot_recv_ = rx_support::no;  // a kernel without multishot receive (before 6.0)
+    plain = rx.waiting;
+  } else if (res == -ENOBUFS) {
+    plain = rx.waiting;  // every ring buffer holds unread data: read this one directly
+  } else if (res != -ECANCELED) {
+    rx.error = -res;
+  }
+  if (plain != nullptr) {
+    rx.waiting = nullptr;
+    plain->buf = plain->acquire(plain);
+    io_uring_sqe* sqe = get_sqe();
+    if (plain->buf.len == 0) {
+      io_uring_prep_nop(sqe);
+    } else {
+      io_uring_prep_recv(sqe, rx.fd, plain->buf.base, plain->buf.len, 0);
+    }
+    io_uring_sqe_set_data(sqe, plain);
+  }
+  detail::operation* done = nullptr;  // delivered last: its callback may close the socket
+  if (rx.waiting != nullptr && (!rx.queue.empty() || rx.eof || rx.error != 0)) {
+    done = rx.waiting;
+    rx.waiting = nullptr;
+    serve_recv(rx, *done);
+  } else if (!rx.armed && rx.waiting != nullptr && multishot_recv_ == rx_support::yes) {
+    arm_recv(rx);
+  }
+  if (done != nullptr) {
+    ++out.completions;
+    detail::deliver(*done);
+  }
 }
 
 void port::submit(detail::operation& op) noexcept {
   if (op.kind == detail::op_kind::accept && multishot_accept_) {
     submit_accept(op);
     return;
+  }
+  if (op.kind == detail::op_kind::recv && !op.io->ipc && multishot_recv_ != rx_support::no) {
+    if (multishot_recv_ == rx_support::unknown) {
+      multishot_recv_ = setup_buffer_ring() ? rx_support::yes : rx_support::no;
+    }
+    if (multishot_recv_ == rx_support::yes) {
+      submit_recv(op);
+      return;
+    }
   }
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
@@ -307,6 +519,15 @@ void port::submit(detail::operation& op) noexcept {
 }
 
 bool port::cancel(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::recv && op.io != nullptr) {
+    stream_rx* rx = slots(*op.io).rx;
+    if (rx != nullptr && rx->waiting == &op) {
+      rx->waiting = nullptr;  // the multishot stays armed: data waits for the next read
+      op.error = make_error_code(errc::operation_canceled);
+      make_ready(op);
+      return true;
+    }
+  }
   if (op.kind == detail::op_kind::accept && op.io != nullptr) {
     listener* l = listener_of(*op.io);
     if (l != nullptr && l->waiting == &op) {
@@ -349,6 +570,11 @@ std::uint32_t port::reap(detail::poll_result& out) {
         continue;
       }
       if (batch[i].data == ignore_tag) continue;
+      if ((batch[i].data & 7) == rx_bit) {
+        on_recv_cqe(*reinterpret_cast<stream_rx*>(static_cast<std::uintptr_t>(batch[i].data & ~std::uint64_t{7})),
+                    batch[i].res, batch[i].flags, out);
+        continue;
+      }
       if ((batch[i].data & 7) == listener_bit) {
         on_accept_cqe(*reinterpret_cast<listener*>(static_cast<std::uintptr_t>(batch[i].data & ~std::uint64_t{7})),
                       batch[i].res, batch[i].flags, out);
@@ -437,9 +663,15 @@ void port::close() noexcept {
     delete l;
   }
   listeners_.clear();
+  for (stream_rx* rx : receivers_) delete rx;
+  receivers_.clear();
   ready_head_ = ready_tail_ = nullptr;
   if (open_) {
-    io_uring_queue_exit(&ring_);
+    io_uring_queue_exit(&ring_);  // also releases the buffer ring's registration
+    std::free(buf_ring_);
+    std::free(buffers_);
+    buf_ring_ = nullptr;
+    buffers_ = nullptr;
     open_ = false;
   }
   posix::close_fd(wakefd_);
