@@ -32,14 +32,33 @@ enum class op_kind : std::uint8_t {
   recv,     // io: a connected socket; buffer from acquire(). result: bytes (0 = end of stream)
   send,     // io: a connected socket; bufs/nbufs: a gather list. result: bytes written (may be
             // fewer than asked; the core submits the rest)
+  recvfrom,  // io: a datagram socket; buffer from acquire(), kept in buf. result: bytes; the
+             // sender's native address in from/fromlen; flags: datagram_truncated if cut
+  sendto,    // io: a datagram socket; bufs/nbufs: one datagram; addr/addrlen: the destination
+             // (addr == nullptr: the connected peer). result: bytes sent
+  read,      // io: a descriptor that is not a socket (pipe fd, tty, console); as recv
+  write,     // io: a descriptor that is not a socket; as send
 };
+
+// What an io object is, which decides how the ports read and write it.
+enum class io_kind : std::uint8_t {
+  socket,  // recv/send (and accept, connect, recvfrom, sendto)
+  stream,  // a pipe fd, tty or character device (POSIX) or pipe/console handle: read/write
+};
+
+// operation::flags bits reported by recvfrom.
+inline constexpr std::uint32_t datagram_truncated = 1;
 
 // A kernel object operations act on (a socket today). Embedded in its handle; registered
 // with the port by attach() before the first operation and removed by detach() after the
 // last one has completed and before the handle closes it.
 struct io_object {
   std::intptr_t native = -1;  // fd on POSIX, SOCKET on Windows
-  int family = 0;             // the native address family (AF_INET / AF_INET6)
+  int family = 0;             // the native address family (AF_INET / AF_INET6), 0 if none
+  io_kind kind = io_kind::socket;
+  // An ipc pipe: recv also picks up a passed handle (into operation::accepted) and send
+  // passes operation::send_handle along with the bytes (SCM_RIGHTS on POSIX).
+  bool ipc = false;
   // Port-private state (readiness and operation queues on epoll).
   alignas(8) std::array<std::byte, 64> port_data{};
 };
@@ -71,13 +90,19 @@ struct operation {
   // receive (epoll: on readiness; io_uring: at submit; iocp: after the zero-byte read).
   // An empty buffer fails the operation with errc::no_memory.
   io_vec (*acquire)(operation* op) = nullptr;
-  const io_vec* bufs = nullptr;  // send
-  std::uint32_t nbufs = 0;       // send
-  std::uint32_t addrlen = 0;     // connect
-  const void* addr = nullptr;    // connect
-  std::intptr_t accepted = -1;   // accept: the new socket
-  // Port-private storage: the iocp port keeps its OVERLAPPED here, the others bookkeeping.
-  alignas(8) std::array<std::byte, 64> port_data{};
+  const io_vec* bufs = nullptr;  // send, sendto
+  std::uint32_t nbufs = 0;       // send, sendto
+  std::uint32_t addrlen = 0;     // connect, sendto
+  const void* addr = nullptr;    // connect, sendto
+  std::intptr_t accepted = -1;   // accept: the new socket; recv on an ipc pipe: a received handle or -1
+  std::intptr_t send_handle = -1;  // send on an ipc pipe: a handle to pass with the bytes, or -1
+  io_vec buf{nullptr, 0};        // recvfrom: the buffer acquired (ports may point an iovec here)
+  void* from = nullptr;          // recvfrom: where the sender's address goes (128 bytes)
+  std::uint32_t fromlen = 0;     // recvfrom: its length, set by the port
+  std::uint32_t flags = 0;       // recvfrom: datagram_truncated
+  // Port-private storage: the iocp port keeps its OVERLAPPED here, io_uring a msghdr with
+  // its control buffer, epoll its queue link.
+  alignas(8) std::array<std::byte, 96> port_data{};
 };
 
 // Ports call this on the loop thread, from inside poll(), once per finished operation,

@@ -60,6 +60,8 @@ class handle_base : public list_node<all_tag>, public list_node<phase_tag>, publ
   void set_active(bool active) noexcept;
   void set_ref(bool ref) noexcept;
   void start_close(std::function<void()> cb);
+  // The runtime state behind a public handle object (nullptr once released).
+  static handle_base* of(handle& h) noexcept { return h.impl_; }
   // Called when the public object goes away first.
   void detach_owner() noexcept { owner_ = nullptr; }
   void set_owner(handle* h) noexcept { owner_ = h; }

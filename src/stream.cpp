@@ -10,22 +10,13 @@ constexpr std::size_t own_buffer_size = 64 * 1024;
 constexpr std::size_t max_iov = 64;  // buffers handed to one send; the rest follow
 }  // namespace
 
-stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : handle_base(loop, type) {
-  for (operation* op : {&read_op_, &write_op_, &shutdown_op_, &accept_op_, &connect_op_}) {
-    op->owner = this;
-    op->io = &io_;
-  }
-  read_op_.kind = op_kind::recv;
-  read_op_.complete = &on_read_complete;
+stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle(loop, type) {
+  prepare(read_op_, op_kind::recv, &on_read_complete);
   read_op_.acquire = &acquire_read_buffer;
-  write_op_.kind = op_kind::send;
-  write_op_.complete = &on_write_complete;
-  shutdown_op_.kind = op_kind::nop;
-  shutdown_op_.complete = &on_shutdown_complete;
-  accept_op_.kind = op_kind::accept;
-  accept_op_.complete = &on_accept_complete;
-  connect_op_.kind = op_kind::connect;
-  connect_op_.complete = &on_connect_complete;
+  prepare(write_op_, op_kind::send, &on_write_complete);
+  prepare(shutdown_op_, op_kind::nop, &on_shutdown_complete);
+  prepare(accept_op_, op_kind::accept, &on_accept_complete);
+  prepare(connect_op_, op_kind::connect, &on_connect_complete);
 }
 
 stream_impl::~stream_impl() {
@@ -35,31 +26,8 @@ stream_impl::~stream_impl() {
   }
 }
 
-std::error_code stream_impl::set_socket(net::native_socket s, int family) {
-  io_.native = s;
-  io_.family = family;
-  if (auto ec = loop_.port_attach(io_)) {
-    io_.native = net::invalid_socket;
-    return ec;
-  }
-  attached_ = true;
-  return {};
-}
-
-void stream_impl::submit(operation& op) noexcept {
-  ++ops_in_flight_;
-  loop_.submit(op);
-}
-
-void stream_impl::op_done() noexcept {
-  --ops_in_flight_;
-  if (closing_ && ops_in_flight_ == 0) queue_for_close();
-}
-
 void stream_impl::cancel_all() noexcept {
-  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) {
-    if (op->in_flight) loop_.cancel(*op);
-  }
+  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) cancel(*op);
 }
 
 void stream_impl::on_close() noexcept {
@@ -76,12 +44,9 @@ void stream_impl::on_release() noexcept {
     loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
-  if (io_.native != net::invalid_socket) {
-    if (attached_) loop_.port_detach(io_);
-    if (reset_on_close_) (void)net::set_reset_on_close(io_.native);
-    net::close(io_.native);
-    io_.native = net::invalid_socket;
-  }
+  while (!pending_handles_.empty()) net::close(pending_handles_.pop());
+  close_socket();
+  if (!bound_name_.empty()) net::unlink_local(bound_name_);  // as libuv: a bound path goes with its pipe
 }
 
 // ---------------------------------------------------------------- reading
@@ -101,13 +66,14 @@ std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_r
 void stream_impl::read_stop() noexcept {
   if (!reading_) return;
   reading_ = false;
-  if (read_op_.in_flight) loop_.cancel(read_op_);
+  cancel(read_op_);
   if (!listening_ && write_head_ == nullptr && !connect_op_.in_flight) set_active(false);
 }
 
 void stream_impl::start_read() noexcept {
   if (!reading_ || read_op_.in_flight || closing_) return;
   read_buf_ = {nullptr, 0};
+  read_op_.kind = io_.kind == io_kind::socket ? op_kind::recv : op_kind::read;
   submit(read_op_);
 }
 
@@ -130,6 +96,12 @@ void stream_impl::on_read_complete(operation* op) {
   s.op_done();
   io_vec buf = s.read_buf_;
   s.read_buf_ = {nullptr, 0};
+  if (op->accepted >= 0) {
+    // A handle passed over an ipc pipe: it waits for accept_pending() (or is closed with
+    // the pipe if nobody takes it).
+    s.pending_handles_.push(op->accepted);
+    op->accepted = -1;
+  }
   if (s.closing_ || !s.reading_) return;  // cancelled by read_stop() or close()
   std::error_code ec = op->error;
   std::size_t n = 0;
@@ -166,11 +138,13 @@ void stream_impl::recycle(write_request* r) noexcept {
   r->first = 0;
   r->bytes_left = 0;
   r->cb = nullptr;
+  r->send_handle = -1;
   r->next = free_requests_;
   free_requests_ = r;
 }
 
-std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb) {
+std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb,
+                                   std::intptr_t send_handle) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
   if (write_shut_ || shutdown_cb_) return make_error_code(errc::broken_pipe);
@@ -181,6 +155,7 @@ std::error_code stream_impl::write(std::span<const const_buffer> bufs, completio
     r->bytes_left += b.size();
   }
   r->cb = std::move(cb);
+  r->send_handle = send_handle;
   if (write_tail_ != nullptr) {
     write_tail_->next = r;
   } else {
@@ -201,11 +176,12 @@ void stream_impl::start_write() noexcept {
     // An empty write still completes through the port, in order.
     write_op_.kind = op_kind::nop;
   } else {
-    write_op_.kind = op_kind::send;
+    write_op_.kind = io_.kind == io_kind::socket ? op_kind::send : op_kind::write;
     write_op_.bufs = r->bufs.data() + r->first;
     std::size_t n = r->bufs.size() - r->first;
     write_op_.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
   }
+  write_op_.send_handle = r->send_handle;
   submit(write_op_);
 }
 
@@ -219,6 +195,7 @@ void stream_impl::on_write_complete(operation* op) {
     return;
   }
   std::size_t n = static_cast<std::size_t>(op->result);
+  if (n > 0) r->send_handle = -1;  // it went with the first bytes
   s.write_queue_bytes_ -= n;
   r->bytes_left -= n;
   while (n > 0) {
@@ -282,7 +259,7 @@ std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::erro
     ec.clear();
     return 0;
   }
-  return net::try_send(io_.native, vecs, n, ec);
+  return io_.kind == io_kind::socket ? net::try_send(io_.native, vecs, n, ec) : net::try_write(io_.native, vecs, n, ec);
 }
 
 std::error_code stream_impl::shutdown(completion_callback cb) {

@@ -2,12 +2,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"
-#include "loop_impl.hpp"
-#include "platform/net.hpp"
+#include "io_handle.hpp"
 
 namespace eddy::detail {
 
@@ -18,37 +18,29 @@ struct write_request {
   std::size_t first = 0;  // index of the first buffer not fully written
   std::size_t bytes_left = 0;
   completion_callback cb;
+  std::intptr_t send_handle = -1;  // ipc: passed with the first bytes of this write
   write_request* next = nullptr;
 };
 
-class stream_impl : public handle_base {
+class stream_impl : public io_handle {
  public:
   stream_impl(loop_impl& loop, handle_type type) noexcept;
   ~stream_impl() override;
 
   void on_close() noexcept override;
-  [[nodiscard]] bool busy() const noexcept override { return ops_in_flight_ != 0; }
   void on_release() noexcept override;
 
   // Reading.
   std::error_code read_start(alloc_callback alloc, read_callback on_read);
   void read_stop() noexcept;
   // Writing.
-  std::error_code write(std::span<const const_buffer> bufs, completion_callback cb);
+  std::error_code write(std::span<const const_buffer> bufs, completion_callback cb, std::intptr_t send_handle = -1);
   std::size_t try_write(std::span<const const_buffer> bufs, std::error_code& ec);
   std::error_code shutdown(completion_callback cb);
 
-  // Starts using a socket (created, accepted or adopted): registers it with the port.
-  std::error_code set_socket(net::native_socket s, int family);
-
-  // Submits op and counts it; completions come back through the static handlers.
-  void submit(operation& op) noexcept;
   void cancel_all() noexcept;
 
-  io_object io_;
-  bool attached_ = false;
   bool connected_ = false;  // a connection (accepted, connected or adopted), not a listener
-  std::uint32_t ops_in_flight_ = 0;
 
   // Reading.
   bool reading_ = false;
@@ -78,10 +70,18 @@ class stream_impl : public handle_base {
   ring_queue<net::native_socket> accepted_;
   std::error_code accept_error_;
   bool listening_ = false;
+  std::string bound_name_;
+  // ipc pipes: handles received with the bytes, waiting for accept_pending().
+  ring_queue<std::intptr_t> pending_handles_;  // pipe: the name bound, removed again when a listener closes
   operation connect_op_;
   completion_callback on_connect_;
   net::native_address connect_addr_;
-  bool reset_on_close_ = false;
+
+  // Shared by tcp and pipe.
+  std::error_code start_listen(int backlog, completion_callback on_connection);
+  std::error_code accept_into(stream_impl& client);
+  void start_connect(completion_callback on_connect);  // connect_addr_ is set
+  std::error_code adopt(std::intptr_t native);
 
   void start_read() noexcept;
   void start_write() noexcept;
@@ -90,9 +90,8 @@ class stream_impl : public handle_base {
   void fail_writes(std::error_code ec) noexcept;
   write_request* new_request();
   void recycle(write_request* r) noexcept;
-  void op_done() noexcept;
 
-  static stream_impl& owner_of(operation* op) noexcept { return *static_cast<stream_impl*>(op->owner); }
+  static stream_impl& owner_of(operation* op) noexcept { return io_handle::owner_of<stream_impl>(op); }
   static void on_read_complete(operation* op);
   static void on_write_complete(operation* op);
   static void on_shutdown_complete(operation* op);

@@ -19,6 +19,11 @@ void stream_impl::on_accept_complete(operation* op) {
   }
   std::error_code ec = op->error;
   if (ec == errc::operation_canceled) return;
+  if (ec == errc::too_many_open_files) {
+    // Out of descriptors: drop what waits rather than retrying the same failure forever.
+    // The user still sees the error; accepting resumes with the next connection.
+    net::shed_pending_connections(s.io_.native);
+  }
   if (!ec) s.accepted_.push(op->accepted);
   op->accepted = net::invalid_socket;
   s.loop_.invoke([&] { s.on_connection_(ec); });
@@ -36,6 +41,62 @@ void stream_impl::on_connect_complete(operation* op) {
   auto cb = std::move(s.on_connect_);
   s.on_connect_ = nullptr;
   if (cb) s.loop_.invoke([&] { cb(ec); });
+}
+
+std::error_code stream_impl::start_listen(int backlog, completion_callback on_connection) {
+  if (closing_) return make_error_code(errc::closed);
+  if (!on_connection) return make_error_code(errc::invalid_argument);
+  if (listening_) return make_error_code(errc::already_started);
+  if (connected_) return make_error_code(errc::already_connected);
+  if (auto ec = net::listen(io_.native, backlog > 0 ? backlog : 511)) return ec;
+  on_connection_ = std::move(on_connection);
+  listening_ = true;
+  set_active(true);
+  start_accept();
+  return {};
+}
+
+std::error_code stream_impl::accept_into(stream_impl& c) {
+  if (c.has_socket()) return make_error_code(errc::already_connected);
+  if (accepted_.empty()) return make_error_code(errc::would_block);
+  net::native_socket sock = accepted_.pop();
+  int family = 0;
+  io_kind kind = io_kind::socket;
+  std::error_code ec = net::adopt(sock, family, kind);
+  if (!ec) ec = c.set_socket(sock, family, kind);
+  if (ec) {
+    net::close(sock);
+  } else {
+    c.connected_ = true;
+  }
+  start_accept();
+  return ec;
+}
+
+void stream_impl::start_connect(completion_callback on_connect) {
+  connect_op_.addr = connect_addr_.data.data();
+  connect_op_.addrlen = connect_addr_.len;
+  on_connect_ = std::move(on_connect);
+  set_active(true);
+  submit(connect_op_);
+}
+
+std::error_code stream_impl::adopt(std::intptr_t native) {
+  if (closing_) return make_error_code(errc::closed);
+  if (has_socket()) return make_error_code(errc::already_connected);
+  int family = 0;
+  io_kind kind = io_kind::socket;
+  if (auto ec = net::adopt(native, family, kind)) return ec;
+  if (auto ec = set_socket(native, family, kind)) return ec;
+  if (kind != io_kind::socket) {
+    connected_ = true;  // a pipe or tty descriptor is a stream from the start
+    return {};
+  }
+  socket_address peer;
+  std::string name;
+  connected_ = !net::peer_address(native, peer) || (peer.family() == address_family::unspecified &&
+                                                    !net::local_name(native, true, name));
+  return {};
 }
 
 }  // namespace detail
@@ -71,35 +132,15 @@ std::error_code tcp::bind(const socket_address& addr, tcp_bind_options options) 
 std::error_code tcp::listen(int backlog, completion_callback on_connection) {
   auto* s = as_tcp(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (!on_connection) return make_error_code(errc::invalid_argument);
-  if (s->listening_) return make_error_code(errc::already_started);
-  if (s->connected_) return make_error_code(errc::already_connected);
   if (auto ec = ensure_socket(*s, address_family::ipv4)) return ec;  // unbound: any port on IPv4
-  if (auto ec = detail::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
-  s->on_connection_ = std::move(on_connection);
-  s->listening_ = true;
-  s->set_active(true);
-  s->start_accept();
-  return {};
+  return s->start_listen(backlog, std::move(on_connection));
 }
 
 std::error_code tcp::accept(tcp& client) {
   auto* s = as_tcp(impl_);
   auto* c = as_tcp(client.impl_);
   if (s == nullptr || s->closing_ || c == nullptr || c->closing_) return make_error_code(errc::closed);
-  if (c->io_.native != detail::net::invalid_socket) return make_error_code(errc::already_connected);
-  if (s->accepted_.empty()) return make_error_code(errc::would_block);
-  detail::net::native_socket sock = s->accepted_.pop();
-  int family = 0;
-  std::error_code ec = detail::net::adopt(sock, family);
-  if (!ec) ec = c->set_socket(sock, family);
-  if (ec) {
-    detail::net::close(sock);
-  } else {
-    c->connected_ = true;
-  }
-  s->start_accept();
-  return ec;
+  return s->accept_into(*c);
 }
 
 std::error_code tcp::connect(const socket_address& addr, completion_callback on_connect) {
@@ -110,11 +151,7 @@ std::error_code tcp::connect(const socket_address& addr, completion_callback on_
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (auto ec = ensure_socket(*s, addr.family())) return ec;
   detail::net::to_native(addr, s->connect_addr_);
-  s->connect_op_.addr = s->connect_addr_.data.data();
-  s->connect_op_.addrlen = s->connect_addr_.len;
-  s->on_connect_ = std::move(on_connect);
-  s->set_active(true);
-  s->submit(s->connect_op_);
+  s->start_connect(std::move(on_connect));
   return {};
 }
 
@@ -159,14 +196,7 @@ socket_address tcp::peer_address(std::error_code& ec) const {
 
 std::error_code tcp::open(std::intptr_t native_socket) {
   auto* s = as_tcp(impl_);
-  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->io_.native != detail::net::invalid_socket) return make_error_code(errc::already_connected);
-  int family = 0;
-  if (auto ec = detail::net::adopt(native_socket, family)) return ec;
-  if (auto ec = s->set_socket(native_socket, family)) return ec;
-  socket_address peer;
-  s->connected_ = !detail::net::peer_address(native_socket, peer);
-  return {};
+  return s ? s->adopt(native_socket) : make_error_code(errc::closed);
 }
 
 }  // namespace eddy

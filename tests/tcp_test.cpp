@@ -446,6 +446,84 @@ TEST_P(TcpTest, WritingToAPeerThatWentAwayIsAnErrorNotACrash) {
       << failure.message();
 }
 
+TEST_P(TcpTest, ConnectionsWaitUntilTheServerAccepts) {
+  // The server takes no connection at first; the clients wait in the backlog (or in the
+  // port, which may have accepted them already) and are served once it starts accepting.
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  int notified = 0, served = 0;
+  bool accepting = false;
+  std::function<void()> accept_all = [&] {
+    for (;;) {
+      auto c = std::make_unique<eddy::tcp>(loop());
+      if (server_->accept(*c)) break;
+      c->write(eddy::buffer("welcome"), [](std::error_code) {});
+      server_conns_.push_back(std::move(c));
+      ++served;
+    }
+  };
+  ASSERT_FALSE(server_->listen(64, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    ++notified;
+    if (accepting) accept_all();
+  }));
+  constexpr int n = 5;
+  std::vector<std::unique_ptr<eddy::tcp>> clients;
+  int welcomed = 0;
+  for (int i = 0; i < n; ++i) {
+    auto& c = *clients.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(c.connect(server_->local_address(), [&](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      c.read_start([&](std::error_code rec, std::span<std::byte>) {
+        if (rec) return;
+        c.close();
+        if (++welcomed == n) {
+          for (auto& sc : server_conns_) sc->close();
+          server_->close();
+        }
+      });
+    }));
+  }
+  eddy::timer later(loop());
+  later.start(std::chrono::milliseconds(20), [&] {
+    EXPECT_EQ(served, 0);
+    accepting = true;
+    accept_all();
+    later.close();
+  });
+  loop().run();
+  EXPECT_EQ(welcomed, n);
+  EXPECT_EQ(served, n);
+}
+
+TEST_P(TcpTest, ClosingAListenerWithWaitingConnectionsLeaksNothing) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(server_->listen(64, [&](std::error_code) {
+    server_->close();  // never accepts: what the port holds must be closed with it
+  }));
+  std::vector<std::unique_ptr<eddy::tcp>> clients;
+  int ended = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto& c = *clients.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(c.connect(server_->local_address(), [&](std::error_code ec) {
+      if (ec) {  // refused: the listener was already gone
+        ++ended;
+        c.close();
+        return;
+      }
+      c.read_start([&](std::error_code rec, std::span<std::byte>) {
+        if (rec) {  // EOF or reset: the server side was closed
+          ++ended;
+          c.close();
+        }
+      });
+    }));
+  }
+  loop().run();
+  EXPECT_EQ(ended, 8);
+}
+
 TEST_P(TcpTest, UnconnectedStreamsRefuseIo) {
   eddy::tcp t(loop());
   EXPECT_EQ(t.read_start([](std::error_code, std::span<std::byte>) {}), eddy::errc::not_connected);

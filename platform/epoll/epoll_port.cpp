@@ -3,12 +3,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
+#include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
 
 namespace eddy::platform::epoll {
@@ -69,86 +71,125 @@ void fail(operation& op, int err) noexcept {
   op.error = from_errno(err);
 }
 
-// Tries the operation's syscall. Returns false when it must wait for readiness
-// (EAGAIN); true when it finished, with op.result / op.error set.
-bool perform(operation& op) noexcept {
+constexpr ssize_t no_buffer = -2;
+
+// The buffer for a read-side operation (acquired once, then reused by later attempts).
+bool take_buffer(operation& op) noexcept {
+  op.buf = op.acquire(&op);
+  return op.buf.len != 0;
+}
+
+// One attempt at op's syscall: its return value, or -1 with errno set (EAGAIN: wait for
+// readiness), or no_buffer.
+ssize_t attempt(operation& op) noexcept {
   io_object& io = *op.io;
-  for (;;) {
-    switch (op.kind) {
-      case op_kind::nop:
-        return true;
-      case op_kind::accept: {
-        int fd = ::accept4(fd_of(io), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-          op.accepted = fd;
-          op.result = 0;
-          return true;
-        }
-        if (errno == EINTR || errno == ECONNABORTED) continue;  // try the next one
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          state(io).readable = false;
-          return false;
-        }
-        fail(op, errno);
-        return true;
-      }
-      case op_kind::recv: {
-        detail::io_vec buf = op.acquire(&op);
-        if (buf.len == 0) {
-          op.error = make_error_code(errc::no_memory);
-          return true;
-        }
-        ssize_t n = ::recv(fd_of(io), buf.base, buf.len, 0);
-        if (n >= 0) {
-          op.result = n;
-          return true;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          state(io).readable = false;
-          return false;
-        }
-        fail(op, errno);
-        return true;
-      }
-      case op_kind::connect: {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(fd_of(io), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        if (err == EINPROGRESS || err == EALREADY) return false;
-        if (err != 0) {
-          fail(op, err);
-        } else {
-          op.result = 0;
-        }
-        return true;
-      }
-      case op_kind::send: {
-        msghdr msg{};
-        msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
-        msg.msg_iovlen = op.nbufs;
-        ssize_t n = ::sendmsg(fd_of(io), &msg, MSG_NOSIGNAL);
-        if (n >= 0) {
-          std::size_t want = 0;
-          for (std::uint32_t i = 0; i < op.nbufs; ++i) want += op.bufs[i].len;
-          if (static_cast<std::size_t>(n) < want) state(io).writable = false;  // the buffer is full
-          op.result = n;
-          return true;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          state(io).writable = false;
-          return false;
-        }
-        fail(op, errno);
-        return true;
-      }
+  const int fd = fd_of(io);
+  switch (op.kind) {
+    case op_kind::nop:
+      return 0;
+    case op_kind::accept: {
+      int r = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (r < 0) return -1;
+      op.accepted = r;
+      return 0;
     }
+    case op_kind::connect: {
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
+      if (err == EINPROGRESS || err == EALREADY) err = EAGAIN;
+      errno = err;
+      return err == 0 ? 0 : -1;
+    }
+    case op_kind::recv: {
+      if (!take_buffer(op)) return no_buffer;
+      op.accepted = -1;
+      if (!io.ipc) return ::recv(fd, op.buf.base, op.buf.len, 0);
+      posix::fd_message m;
+      posix::prepare_recv(m, reinterpret_cast<iovec*>(&op.buf), 1);
+      ssize_t n = ::recvmsg(fd, &m.msg, MSG_CMSG_CLOEXEC);
+      if (n >= 0) op.accepted = posix::take_received_fd(m.msg);
+      return n;
+    }
+    case op_kind::read:
+      if (!take_buffer(op)) return no_buffer;
+      return ::read(fd, op.buf.base, op.buf.len);
+    case op_kind::recvfrom: {
+      if (!take_buffer(op)) return no_buffer;
+      msghdr msg{};
+      msg.msg_iov = reinterpret_cast<iovec*>(&op.buf);
+      msg.msg_iovlen = 1;
+      msg.msg_name = op.from;
+      msg.msg_namelen = 128;
+      ssize_t n = ::recvmsg(fd, &msg, 0);
+      if (n >= 0) {
+        op.fromlen = msg.msg_namelen;
+        op.flags = (msg.msg_flags & MSG_TRUNC) != 0 ? detail::datagram_truncated : 0;
+      }
+      return n;
+    }
+    case op_kind::send: {
+      posix::fd_message m;
+      posix::prepare_send(m, reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs)), op.nbufs,
+                          io.ipc ? static_cast<int>(op.send_handle) : -1);
+      return ::sendmsg(fd, &m.msg, MSG_NOSIGNAL);  // MSG_NOSIGNAL: EPIPE, not SIGPIPE
+    }
+    case op_kind::write:
+      return ::writev(fd, reinterpret_cast<const iovec*>(op.bufs), static_cast<int>(op.nbufs));
+    case op_kind::sendto: {
+      msghdr msg{};
+      msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
+      msg.msg_iovlen = op.nbufs;
+      msg.msg_name = const_cast<void*>(op.addr);
+      msg.msg_namelen = op.addr != nullptr ? op.addrlen : 0;
+      return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    }
+  }
+  return 0;
+}
+
+std::size_t gather_size(const operation& op) noexcept {
+  std::size_t n = 0;
+  for (std::uint32_t i = 0; i < op.nbufs; ++i) n += op.bufs[i].len;
+  return n;
+}
+
+bool is_read_side(op_kind k) noexcept;
+
+// Tries the operation's syscall. Returns false when it must wait for readiness (EAGAIN);
+// true when it finished, with op.result / op.error set.
+bool perform(operation& op) noexcept {
+  for (;;) {
+    const ssize_t n = attempt(op);
+    if (n >= 0) {
+      op.result = n;
+      // A short write means the socket buffer is full: wait for EPOLLOUT before the rest.
+      if ((op.kind == op_kind::send || op.kind == op_kind::write) && static_cast<std::size_t>(n) < gather_size(op)) {
+        state(*op.io).writable = false;
+      }
+      return true;
+    }
+    if (n == no_buffer) {
+      op.error = make_error_code(errc::no_memory);
+      return true;
+    }
+    if (errno == EINTR || (op.kind == op_kind::accept && errno == ECONNABORTED)) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      (is_read_side(op.kind) ? state(*op.io).readable : state(*op.io).writable) = false;
+      return false;
+    }
+    if (errno == EIO && op.kind == op_kind::read) {  // a pty whose other side closed
+      op.result = 0;
+      return true;
+    }
+    fail(op, errno);
     return true;
   }
 }
 
-bool is_read_side(op_kind k) noexcept { return k == op_kind::accept || k == op_kind::recv; }
+bool is_read_side(op_kind k) noexcept {
+  return k == op_kind::accept || k == op_kind::recv || k == op_kind::recvfrom || k == op_kind::read;
+}
 
 }  // namespace
 
@@ -180,7 +221,12 @@ std::error_code port::attach(io_object& io) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = &io;
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_of(io), &ev) < 0) return from_errno(errno);
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd_of(io), &ev) < 0) {
+    // Regular files (and /dev/null) cannot be watched: they are always ready, so every
+    // attempt just goes through.
+    if (errno == EPERM) return {};
+    return from_errno(errno);
+  }
   st.registered = true;
   return {};
 }

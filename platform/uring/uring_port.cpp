@@ -2,11 +2,16 @@
 
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
 
+#include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
 
 namespace eddy::platform::uring {
@@ -22,6 +27,52 @@ constexpr std::uint64_t ignore_tag = 2;
 struct recv_state {
   bool no_buffer;
 };
+
+// user_data of a listener's multishot accept: the listener's address with bit 0 set
+// (operations are at least 8-aligned, so their low bits are 0).
+constexpr std::uint64_t listener_bit = 1;
+
+}  // namespace
+
+struct port::stream_rx {
+  struct chunk {
+    unsigned short bid;
+    unsigned len;
+    unsigned offset;
+  };
+  int fd = -1;
+  bool armed = false;
+  bool detached = false;
+  bool eof = false;
+  bool ever_received = false;
+  int error = 0;
+  detail::operation* waiting = nullptr;
+  std::deque<chunk> queue;  // received and not yet read, oldest first
+};
+
+struct port::listener {
+  int fd = -1;
+  bool armed = false;        // a multishot accept is in the ring
+  bool detached = false;     // the core is done with it; freed with the last CQE
+  bool ever_accepted = false;
+  detail::operation* waiting = nullptr;  // the core's accept operation, if any
+  std::vector<int> stash;                // accepted while nobody waited
+  int stashed_error = 0;                 // an error that arrived while nobody waited
+};
+
+namespace {
+
+// The io object's port_data: its listener or receiver state (or nullptr).
+struct io_slots {
+  port::listener* listener;
+  port::stream_rx* rx;
+};
+io_slots& slots(detail::io_object& io) noexcept { return *reinterpret_cast<io_slots*>(io.port_data.data()); }
+port::listener*& listener_of(detail::io_object& io) noexcept { return slots(io).listener; }
+
+constexpr unsigned buffer_count = 128;  // a power of two
+constexpr unsigned buffer_size = 16 * 1024;
+constexpr std::uint64_t rx_bit = 2;  // user_data of a multishot receive: its state | 2
 
 }  // namespace
 
@@ -65,10 +116,332 @@ void port::arm_wake() noexcept {
 }
 
 // Sockets need no registration: every operation names its fd.
-std::error_code port::attach(detail::io_object&) { return {}; }
-void port::detach(detail::io_object&) noexcept {}
+std::error_code port::attach(detail::io_object& io) {
+  slots(io) = io_slots{nullptr, nullptr};
+  return {};
+}
+
+void port::detach(detail::io_object& io) noexcept {
+  if (stream_rx* rx = slots(io).rx) {
+    slots(io).rx = nullptr;
+    rx->detached = true;
+    rx->waiting = nullptr;
+    for (const auto& c : rx->queue) recycle_buffer(c.bid);
+    rx->queue.clear();
+    if (rx->armed) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(rx) | rx_bit, 0);
+      io_uring_sqe_set_data64(sqe, ignore_tag);
+    } else {
+      free_rx(rx);
+    }
+  }
+  listener* l = listener_of(io);
+  listener_of(io) = nullptr;
+  if (l == nullptr) return;
+  l->detached = true;
+  l->waiting = nullptr;
+  for (int fd : l->stash) ::close(fd);
+  l->stash.clear();
+  if (l->armed) {
+    // The ring holds the multishot accept (and a reference to the socket) until it is
+    // cancelled; its last CQE frees the listener.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(l) | listener_bit, 0);
+    io_uring_sqe_set_data64(sqe, ignore_tag);
+  } else {
+    free_listener(l);
+  }
+}
+
+void port::free_listener(listener* l) noexcept {
+  for (int fd : l->stash) ::close(fd);
+  for (auto& p : listeners_) {
+    if (p == l) {
+      p = listeners_.back();
+      listeners_.pop_back();
+      break;
+    }
+  }
+  delete l;
+}
+
+namespace {
+struct ready_link {
+  detail::operation* next;
+};
+detail::operation*& next_ready(detail::operation& op) noexcept { return detail::port_state<ready_link>(op).next; }
+}  // namespace
+
+void port::make_ready(detail::operation& op) noexcept {
+  next_ready(op) = nullptr;
+  if (ready_tail_ != nullptr) {
+    next_ready(*ready_tail_) = &op;
+  } else {
+    ready_head_ = &op;
+  }
+  ready_tail_ = &op;
+}
+
+void port::arm_accept(listener& l) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&l) | listener_bit);
+  l.armed = true;
+}
+
+void port::submit_accept(detail::operation& op) noexcept {
+  listener*& slot = listener_of(*op.io);
+  if (slot == nullptr) {
+    slot = new (std::nothrow) listener;
+    if (slot == nullptr) {
+      op.error = make_error_code(errc::no_memory);
+      make_ready(op);
+      return;
+    }
+    slot->fd = static_cast<int>(op.io->native);
+    listeners_.push_back(slot);
+  }
+  listener& l = *slot;
+  if (!l.stash.empty()) {
+    op.accepted = l.stash.front();
+    l.stash.erase(l.stash.begin());
+    make_ready(op);
+    return;
+  }
+  if (l.stashed_error != 0) {
+    op.error = from_errno(l.stashed_error);
+    l.stashed_error = 0;
+    make_ready(op);
+    return;
+  }
+  l.waiting = &op;
+  if (!l.armed) arm_accept(l);
+}
+
+void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out) {
+  if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
+  detail::operation* done = nullptr;  // delivered last: its callback may close the listener
+  if (res == -EINVAL && !l.ever_accepted && !l.detached) {
+    // A kernel without multishot accept (before 5.19): single-shot accepts from now on.
+    multishot_accept_ = false;
+    if (detail::operation* op = l.waiting) {
+      l.waiting = nullptr;
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      io_uring_sqe_set_data(sqe, op);
+    }
+  } else if (l.detached) {
+    if (res >= 0) ::close(res);
+  } else if (res >= 0) {
+    l.ever_accepted = true;
+    if ((done = l.waiting) != nullptr) {
+      done->accepted = res;
+      done->result = 0;
+      done->error = {};
+    } else {
+      l.stash.push_back(res);
+    }
+  } else if (res != -ECANCELED) {
+    if ((done = l.waiting) != nullptr) {
+      done->result = 0;
+      done->error = from_errno(-res);
+    } else {
+      l.stashed_error = -res;
+    }
+  }
+  if (done != nullptr) l.waiting = nullptr;
+  if (!l.armed) {
+    if (l.detached) {
+      free_listener(&l);
+    } else if (l.waiting != nullptr && multishot_accept_) {
+      arm_accept(l);  // the kernel ended the multishot (e.g. an error): start another
+    }
+  }
+  if (done != nullptr) {
+    ++out.completions;
+    detail::deliver(*done);
+  }
+}
+
+// ---------------------------------------------------------------- multishot receive
+
+bool port::setup_buffer_ring() noexcept {
+  if (buf_ring_ != nullptr) return true;
+  void* mem = nullptr;
+  const std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
+  if (::posix_memalign(&mem, 4096, ring_bytes) != 0) return false;
+  std::memset(mem, 0, ring_bytes);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+  reg.ring_entries = buffer_count;
+  reg.bgid = 0;
+  if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // before Linux 5.19
+    std::free(mem);
+    return false;
+  }
+  // Pages of the buffers are only touched when data lands in them.
+  buffers_ = static_cast<unsigned char*>(std::malloc(std::size_t{buffer_count} * buffer_size));
+  if (buffers_ == nullptr) {
+    io_uring_unregister_buf_ring(&ring_, 0);
+    std::free(mem);
+    return false;
+  }
+  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(buf_ring_);
+  for (unsigned i = 0; i < buffer_count; ++i) {
+    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{i} * buffer_size, buffer_size,
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(buffer_count), static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
+  return true;
+}
+
+void port::recycle_buffer(unsigned short bid) noexcept {
+  io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * buffer_size, buffer_size, bid,
+                        io_uring_buf_ring_mask(buffer_count), 0);
+  io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void port::free_rx(stream_rx* rx) noexcept {
+  for (const auto& c : rx->queue) recycle_buffer(c.bid);
+  for (auto& p : receivers_) {
+    if (p == rx) {
+      p = receivers_.back();
+      receivers_.pop_back();
+      break;
+    }
+  }
+  delete rx;
+}
+
+void port::arm_recv(stream_rx& rx) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv_multishot(sqe, rx.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = 0;
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&rx) | rx_bit);
+  rx.armed = true;
+}
+
+// Completes op from what rx holds: queued data (copied into the caller's buffer), then end of
+// stream or an error.
+void port::serve_recv(stream_rx& rx, detail::operation& op) noexcept {
+  op.result = 0;
+  op.error = {};
+  if (!rx.queue.empty()) {
+    op.buf = op.acquire(&op);
+    if (op.buf.len == 0) {
+      op.error = make_error_code(errc::no_memory);
+      return;
+    }
+    std::size_t filled = 0;
+    auto* out = static_cast<unsigned char*>(op.buf.base);
+    while (!rx.queue.empty() && filled < op.buf.len) {
+      auto& c = rx.queue.front();
+      const std::size_t n = std::min<std::size_t>(c.len - c.offset, op.buf.len - filled);
+      std::memcpy(out + filled, buffers_ + std::size_t{c.bid} * buffer_size + c.offset, n);
+      filled += n;
+      c.offset += static_cast<unsigned>(n);
+      if (c.offset == c.len) {
+        recycle_buffer(c.bid);
+        rx.queue.pop_front();
+      }
+    }
+    op.result = static_cast<std::int64_t>(filled);
+    return;
+  }
+  if (rx.error != 0) {
+    op.error = from_errno(rx.error);
+    rx.error = 0;
+  }
+  // else end of stream: result 0
+}
+
+void port::submit_recv(detail::operation& op) noexcept {
+  stream_rx*& slot = slots(*op.io).rx;
+  if (slot == nullptr) {
+    slot = new (std::nothrow) stream_rx;
+    if (slot == nullptr) {
+      op.error = make_error_code(errc::no_memory);
+      make_ready(op);
+      return;
+    }
+    slot->fd = static_cast<int>(op.io->native);
+    receivers_.push_back(slot);
+  }
+  stream_rx& rx = *slot;
+  if (!rx.queue.empty() || rx.eof || rx.error != 0) {
+    serve_recv(rx, op);
+    make_ready(op);
+    return;
+  }
+  rx.waiting = &op;
+  if (!rx.armed) arm_recv(rx);
+}
+
+void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_result& out) {
+  if ((flags & IORING_CQE_F_MORE) == 0) rx.armed = false;
+  if (rx.detached) {
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+      recycle_buffer(static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
+    }
+    if (!rx.armed) free_rx(&rx);
+    return;
+  }
+  detail::operation* plain = nullptr;  // to be read without the ring
+  if (res > 0) {
+    rx.ever_received = true;
+    rx.queue.push_back({static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT), static_cast<unsigned>(res), 0});
+  } else if (res == 0) {
+    rx.eof = true;
+  } else if (res == -EINVAL && !rx.ever_received) {
+    multishot_recv_ = rx_support::no;  // a kernel without multishot receive (before 6.0)
+    plain = rx.waiting;
+  } else if (res == -ENOBUFS) {
+    plain = rx.waiting;  // every ring buffer holds unread data: read this one directly
+  } else if (res != -ECANCELED) {
+    rx.error = -res;
+  }
+  if (plain != nullptr) {
+    rx.waiting = nullptr;
+    plain->buf = plain->acquire(plain);
+    io_uring_sqe* sqe = get_sqe();
+    if (plain->buf.len == 0) {
+      io_uring_prep_nop(sqe);
+    } else {
+      io_uring_prep_recv(sqe, rx.fd, plain->buf.base, plain->buf.len, 0);
+    }
+    io_uring_sqe_set_data(sqe, plain);
+  }
+  detail::operation* done = nullptr;  // delivered last: its callback may close the socket
+  if (rx.waiting != nullptr && (!rx.queue.empty() || rx.eof || rx.error != 0)) {
+    done = rx.waiting;
+    rx.waiting = nullptr;
+    serve_recv(rx, *done);
+  } else if (!rx.armed && rx.waiting != nullptr && multishot_recv_ == rx_support::yes) {
+    arm_recv(rx);
+  }
+  if (done != nullptr) {
+    ++out.completions;
+    detail::deliver(*done);
+  }
+}
 
 void port::submit(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::accept && multishot_accept_) {
+    submit_accept(op);
+    return;
+  }
+  if (op.kind == detail::op_kind::recv && !op.io->ipc && multishot_recv_ != rx_support::no) {
+    if (multishot_recv_ == rx_support::unknown) {
+      multishot_recv_ = setup_buffer_ring() ? rx_support::yes : rx_support::no;
+    }
+    if (multishot_recv_ == rx_support::yes) {
+      submit_recv(op);
+      return;
+    }
+  }
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
@@ -82,22 +455,63 @@ void port::submit(detail::operation& op) noexcept {
       io_uring_prep_connect(sqe, fd, static_cast<const sockaddr*>(op.addr), op.addrlen);
       break;
     case detail::op_kind::recv: {
-      detail::io_vec buf = op.acquire(&op);
-      detail::port_state<recv_state>(op).no_buffer = buf.len == 0;
-      if (buf.len == 0) {
-        io_uring_prep_nop(sqe);  // completes at once; reap turns it into no_memory
+      op.buf = op.acquire(&op);
+      if (op.buf.len == 0) {
+        io_uring_prep_nop(sqe);  // completes at once; reap sees the empty buffer: no_memory
+      } else if (op.io->ipc) {
+        auto& m = detail::port_state<posix::fd_message>(op);
+        posix::prepare_recv(m, reinterpret_cast<iovec*>(&op.buf), 1);
+        io_uring_prep_recvmsg(sqe, fd, &m.msg, MSG_CMSG_CLOEXEC);
       } else {
-        io_uring_prep_recv(sqe, fd, buf.base, buf.len, 0);
+        io_uring_prep_recv(sqe, fd, op.buf.base, op.buf.len, 0);
       }
       break;
     }
-    case detail::op_kind::send: {
+    case detail::op_kind::read: {
+      detail::io_vec buf = op.acquire(&op);
+      detail::port_state<recv_state>(op).no_buffer = buf.len == 0;
+      if (buf.len == 0) {
+        io_uring_prep_nop(sqe);
+      } else {
+        // Offset -1: the current position, as read(2) (pipes and ttys have none).
+        io_uring_prep_read(sqe, fd, buf.base, static_cast<unsigned>(buf.len), static_cast<__u64>(-1));
+      }
+      break;
+    }
+    case detail::op_kind::write:
+      io_uring_prep_writev(sqe, fd, reinterpret_cast<const iovec*>(op.bufs), op.nbufs, static_cast<__u64>(-1));
+      break;
+    case detail::op_kind::recvfrom: {
+      op.buf = op.acquire(&op);
+      if (op.buf.len == 0) {  // reap sees the empty buffer and reports no_memory
+        io_uring_prep_nop(sqe);
+        break;
+      }
+      msghdr& msg = detail::port_state<msghdr>(op);
+      msg = msghdr{};
+      msg.msg_iov = reinterpret_cast<iovec*>(&op.buf);
+      msg.msg_iovlen = 1;
+      msg.msg_name = op.from;
+      msg.msg_namelen = 128;
+      io_uring_prep_recvmsg(sqe, fd, &msg, 0);
+      break;
+    }
+    case detail::op_kind::sendto: {
       msghdr& msg = detail::port_state<msghdr>(op);
       msg = msghdr{};
       msg.msg_iov = reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs));
       msg.msg_iovlen = op.nbufs;
-      // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.
+      msg.msg_name = const_cast<void*>(op.addr);
+      msg.msg_namelen = op.addr != nullptr ? op.addrlen : 0;
       io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+      break;
+    }
+    case detail::op_kind::send: {
+      auto& m = detail::port_state<posix::fd_message>(op);
+      posix::prepare_send(m, reinterpret_cast<iovec*>(const_cast<detail::io_vec*>(op.bufs)), op.nbufs,
+                          op.io->ipc ? static_cast<int>(op.send_handle) : -1);
+      // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.
+      io_uring_prep_sendmsg(sqe, fd, &m.msg, MSG_NOSIGNAL);
       break;
     }
   }
@@ -105,6 +519,24 @@ void port::submit(detail::operation& op) noexcept {
 }
 
 bool port::cancel(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::recv && op.io != nullptr) {
+    stream_rx* rx = slots(*op.io).rx;
+    if (rx != nullptr && rx->waiting == &op) {
+      rx->waiting = nullptr;  // the multishot stays armed: data waits for the next read
+      op.error = make_error_code(errc::operation_canceled);
+      make_ready(op);
+      return true;
+    }
+  }
+  if (op.kind == detail::op_kind::accept && op.io != nullptr) {
+    listener* l = listener_of(*op.io);
+    if (l != nullptr && l->waiting == &op) {
+      l->waiting = nullptr;
+      op.error = make_error_code(errc::operation_canceled);
+      make_ready(op);
+      return true;
+    }
+  }
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel(sqe, &op, 0);
   io_uring_sqe_set_data64(sqe, ignore_tag);
@@ -117,6 +549,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
   struct entry {
     std::uint64_t data;
     std::int32_t res;
+    std::uint32_t flags;
   };
   entry batch[reap_batch];
   std::uint32_t total = 0;
@@ -125,7 +558,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
     unsigned head;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
-      batch[n++] = {cqe->user_data, cqe->res};
+      batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
       if (n == reap_batch) break;
     }
     if (n == 0) break;
@@ -137,13 +570,38 @@ std::uint32_t port::reap(detail::poll_result& out) {
         continue;
       }
       if (batch[i].data == ignore_tag) continue;
+      if ((batch[i].data & 7) == rx_bit) {
+        on_recv_cqe(*reinterpret_cast<stream_rx*>(static_cast<std::uintptr_t>(batch[i].data & ~std::uint64_t{7})),
+                    batch[i].res, batch[i].flags, out);
+        continue;
+      }
+      if ((batch[i].data & 7) == listener_bit) {
+        on_accept_cqe(*reinterpret_cast<listener*>(static_cast<std::uintptr_t>(batch[i].data & ~std::uint64_t{7})),
+                      batch[i].res, batch[i].flags, out);
+        continue;
+      }
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
-      if (op->kind == detail::op_kind::recv && detail::port_state<recv_state>(*op).no_buffer) {
+      if ((op->kind == detail::op_kind::read && detail::port_state<recv_state>(*op).no_buffer) ||
+          (op->kind == detail::op_kind::recv && op->buf.len == 0) ||
+          (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
         op->result = 0;
         op->error = make_error_code(errc::no_memory);
+      } else if (batch[i].res == -EIO && op->kind == detail::op_kind::read) {
+        op->result = 0;  // a pty whose other side closed: end of stream
+        op->error = {};
       } else if (batch[i].res < 0) {
         op->result = 0;
         op->error = from_errno(-batch[i].res);
+      } else if (op->kind == detail::op_kind::recvfrom) {
+        const msghdr& msg = detail::port_state<msghdr>(*op);
+        op->result = batch[i].res;
+        op->fromlen = msg.msg_namelen;
+        op->flags = (msg.msg_flags & MSG_TRUNC) != 0 ? detail::datagram_truncated : 0;
+        op->error = {};
+      } else if (op->kind == detail::op_kind::recv) {
+        op->result = batch[i].res;
+        op->error = {};
+        op->accepted = op->io->ipc ? posix::take_received_fd(detail::port_state<posix::fd_message>(*op).msg) : -1;
       } else if (op->kind == detail::op_kind::accept) {
         op->accepted = batch[i].res;
         op->result = 0;
@@ -163,6 +621,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
 
 detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
+  if (ready_head_ != nullptr) timeout_ns = 0;
   if (timeout_ns == 0) {
     if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
   } else if (io_uring_cq_ready(&ring_) == 0) {
@@ -181,6 +640,15 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     io_uring_submit(&ring_);
   }
   reap(out);
+  // Then what finished without a CQE; what these callbacks make ready waits for the next poll.
+  detail::operation* op = ready_head_;
+  ready_head_ = ready_tail_ = nullptr;
+  while (op != nullptr) {
+    detail::operation* next = next_ready(*op);
+    ++out.completions;
+    detail::deliver(*op);
+    op = next;
+  }
   return out;
 }
 
@@ -190,8 +658,20 @@ void port::wake() noexcept {
 }
 
 void port::close() noexcept {
+  for (listener* l : listeners_) {
+    for (int fd : l->stash) ::close(fd);
+    delete l;
+  }
+  listeners_.clear();
+  for (stream_rx* rx : receivers_) delete rx;
+  receivers_.clear();
+  ready_head_ = ready_tail_ = nullptr;
   if (open_) {
-    io_uring_queue_exit(&ring_);
+    io_uring_queue_exit(&ring_);  // also releases the buffer ring's registration
+    std::free(buf_ring_);
+    std::free(buffers_);
+    buf_ring_ = nullptr;
+    buffers_ = nullptr;
     open_ = false;
   }
   posix::close_fd(wakefd_);

@@ -2,9 +2,18 @@
 // back as CQEs. The wait for completions carries the timeout itself (IORING_FEAT_EXT_ARG),
 // so submitting and waiting is one io_uring_enter per iteration, and no timer thread exists.
 // Wake is an eventfd with a read kept armed on the ring.
+//
+// Sockets read with one multishot receive into a ring of provided buffers (Linux 6.0+;
+// probed, with plain receives into the caller's buffer as the fallback): no buffer is pinned
+// per idle connection, and data that arrives while nobody reads waits in the ring's buffers.
+// Listeners use one multishot accept (Linux 5.19+; probed by trying it, with single-shot
+// accepts as the fallback): connections that arrive while the core is not waiting are kept
+// and handed to the next accept operation without another SQE.
 #pragma once
 
 #include <liburing.h>
+
+#include <vector>
 
 #include "platform/backend.hpp"
 
@@ -28,10 +37,38 @@ class port {
   std::error_code attach(detail::io_object& io);
   void detach(detail::io_object& io) noexcept;
 
+  struct listener;   // a listening socket's multishot accept (defined in the .cpp)
+  struct stream_rx;  // a connected socket's multishot receive (defined in the .cpp)
+
  private:
   io_uring_sqe* get_sqe() noexcept;
   void arm_wake() noexcept;
   std::uint32_t reap(detail::poll_result& out);
+  void make_ready(detail::operation& op) noexcept;
+  void submit_accept(detail::operation& op) noexcept;
+  void arm_accept(listener& l) noexcept;
+  void on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out);
+  void free_listener(listener* l) noexcept;
+  bool setup_buffer_ring() noexcept;
+  void submit_recv(detail::operation& op) noexcept;
+  void arm_recv(stream_rx& rx) noexcept;
+  void serve_recv(stream_rx& rx, detail::operation& op) noexcept;
+  void on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_result& out);
+  void free_rx(stream_rx* rx) noexcept;
+  void recycle_buffer(unsigned short bid) noexcept;
+
+  // Operations finished without a CQE of their own (an accept served from a listener's
+  // stash, a cancelled wait); delivered by the next poll.
+  detail::operation* ready_head_ = nullptr;
+  detail::operation* ready_tail_ = nullptr;
+  bool multishot_accept_ = true;  // false once the kernel refused it
+  std::vector<listener*> listeners_;
+  std::vector<stream_rx*> receivers_;
+
+  // The provided-buffer ring (buffer group 0), set up on the first receive.
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  unsigned char* buffers_ = nullptr;
+  enum class rx_support { unknown, yes, no } multishot_recv_ = rx_support::unknown;
 
   io_uring ring_{};
   bool open_ = false;
