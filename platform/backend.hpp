@@ -43,7 +43,9 @@ enum class op_kind : std::uint8_t {
 // What an io object is, which decides how the ports read and write it.
 enum class io_kind : std::uint8_t {
   socket,  // recv/send (and accept, connect, recvfrom, sendto)
-  stream,  // a pipe fd, tty or character device (POSIX) or pipe/console handle: read/write
+  stream,   // a pipe fd, tty or character device (POSIX), or a pipe/file HANDLE (Windows): read/write
+  console,  // a Windows console input/output handle: read waits on the wait thread, then
+            // ReadConsoleInputW on the loop thread (iocp only)
 };
 
 // operation::flags bits reported by recvfrom.
