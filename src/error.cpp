@@ -166,6 +166,12 @@ constexpr mapping ntstatus_table[] = {
     {static_cast<std::int32_t>(0xC000023Cu), errc::network_unreachable},  // STATUS_NETWORK_UNREACHABLE
     {static_cast<std::int32_t>(0xC000023Du), errc::host_unreachable},     // STATUS_HOST_UNREACHABLE
     {static_cast<std::int32_t>(0xC00000BBu), errc::not_supported},        // STATUS_NOT_SUPPORTED
+    {static_cast<std::int32_t>(0xC000013Bu), errc::connection_aborted},   // STATUS_LOCAL_DISCONNECT
+    {static_cast<std::int32_t>(0xC000013Cu), errc::connection_reset},     // STATUS_REMOTE_DISCONNECT
+    {static_cast<std::int32_t>(0xC0000140u), errc::not_connected},        // STATUS_INVALID_CONNECTION
+    {static_cast<std::int32_t>(0xC000020Au), errc::address_in_use},       // STATUS_ADDRESS_ALREADY_EXISTS
+    {static_cast<std::int32_t>(0xC00000B0u), errc::broken_pipe},          // STATUS_PIPE_DISCONNECTED
+    {static_cast<std::int32_t>(0xC00000ADu), errc::broken_pipe},          // STATUS_PIPE_CLOSING
 };
 
 }  // namespace

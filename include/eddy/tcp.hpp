@@ -16,15 +16,18 @@ namespace eddy {
 
 struct tcp_bind_options {
   bool ipv6_only = false;   // IPv6 sockets only: no IPv4-mapped connections (dual-stack otherwise)
-  bool reuse_port = false;  // SO_REUSEPORT (Linux): several listeners share the port
+  bool reuse_port = false;  // SO_REUSEPORT (Linux): several listeners share the port;
+                            // errc::not_supported on Windows, as in libuv
 };
 
 class EDDY_API tcp final : public stream {
  public:
   explicit tcp(eddy::loop& owner);
 
-  // Binds to addr (port 0 picks a free port; see local_address()). SO_REUSEADDR is set, as
-  // libuv does, so a restarted server can bind while old connections linger in TIME_WAIT.
+  // Binds to addr (port 0 picks a free port; see local_address()). On POSIX SO_REUSEADDR is
+  // set, as libuv does, so a restarted server can bind while old connections linger in
+  // TIME_WAIT; on Windows SO_EXCLUSIVEADDRUSE, because Windows' SO_REUSEADDR would let
+  // another socket take the port over.
   std::error_code bind(const socket_address& addr, tcp_bind_options options = {});
   // Starts listening; on_connection runs once per incoming connection, which the callback
   // should take with accept(). Connections not accepted wait (the kernel backlog fills).
