@@ -55,7 +55,11 @@ inline constexpr std::uint32_t datagram_truncated = 1;
 // with the port by attach() before the first operation and removed by detach() after the
 // last one has completed and before the handle closes it.
 struct io_object {
-  std::intptr_t native = -1;  // fd on POSIX, SOCKET on Windows
+  // fd on POSIX; SOCKET or HANDLE on Windows. The iocp port may replace native and kind
+  // while a connect operation runs: a named pipe is a marker until its connect opens the
+  // pipe HANDLE (io_kind::stream then; platform/iocp/local_pipe.hpp). The core reads both
+  // afresh for every operation and closes whatever native holds.
+  std::intptr_t native = -1;
   int family = 0;             // the native address family (AF_INET / AF_INET6), 0 if none
   io_kind kind = io_kind::socket;
   // An ipc pipe: recv also picks up a passed handle (into operation::accepted) and send

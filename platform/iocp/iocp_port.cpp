@@ -13,12 +13,18 @@
 #include <windows.h>
 #include <mmsystem.h>  // timeBeginPeriod / timeEndPeriod (winmm)
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
 #include <mutex>
 #include <new>
 #include <type_traits>
 
+#include "platform/iocp/iocp_console.hpp"
+#include "platform/iocp/local_pipe.hpp"
 #include "platform/net.hpp"
 
 namespace eddy::platform::iocp {
@@ -37,6 +43,9 @@ struct op_state {
   detail::operation* next_ready;
   // poll_epoch_ when submitted: a nop submitted during a poll is delivered by the next one.
   std::uint32_t epoch;
+  // connect on a named pipe: the retry timer fired; retries so far (see retry_timer).
+  LONG retry_fired;
+  std::uint16_t retries;
   // cancel() was called. A nop then completes as cancelled; so does a recv whose zero-byte
   // read finished (no data has been taken from the socket yet) and an accept that would
   // otherwise be retried. Other operations that finished anyway report what happened.
@@ -45,6 +54,14 @@ struct op_state {
   bool owns_accept_socket;
   // connect: the port bound the socket (to the wildcard address) for ConnectEx.
   bool bound_by_port;
+  // accept / connect on a named pipe (the io object is a local_pipe marker).
+  bool local;
+  // accept on a named pipe: the listener whose waiting_accept this operation is.
+  local_pipe* pipe;
+  // connect on a named pipe whose instances are all busy: the timer-queue timer that posts
+  // a retry packet (retry_key) to iocp (retry_fired and retries are with epoch above).
+  HANDLE retry_timer;
+  HANDLE iocp;
 };
 static_assert(sizeof(op_state) <= sizeof(detail::operation::port_data));
 static_assert(sizeof(DWORD) == sizeof(std::uint32_t));
@@ -65,6 +82,10 @@ struct accept_context {
 // What the port keeps in io_object::port_data.
 struct io_state {
   accept_context* accept;
+  // io_kind::stream on a disk file: overlapped reads and writes go at this offset (a file
+  // opened for overlapped I/O has no file pointer of its own).
+  std::uint64_t offset;
+  bool is_file;
   // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: an overlapped call that succeeds at
   // once queues no packet, and the port delivers it from its ready list instead.
   bool skip_on_success;
@@ -74,6 +95,7 @@ static_assert(std::is_trivially_destructible_v<io_state>);
 
 io_state& io_state_of(detail::io_object& io) noexcept { return *reinterpret_cast<io_state*>(io.port_data.data()); }
 SOCKET socket_of(const detail::io_object& io) noexcept { return static_cast<SOCKET>(io.native); }
+HANDLE native_handle_of(const detail::io_object& io) noexcept { return reinterpret_cast<HANDLE>(io.native); }
 HANDLE handle_of(SOCKET s) noexcept { return reinterpret_cast<HANDLE>(s); }
 
 // The Winsock extension functions, loaded once per process. Microsoft documents them as
@@ -143,6 +165,12 @@ ULONG wsabuf_len(std::size_t len) noexcept { return static_cast<ULONG>(len > 0xF
 // packet (which has no OVERLAPPED) from an operation.
 constexpr ULONG_PTR op_key = 0;
 constexpr ULONG_PTR wake_key = 1;
+constexpr ULONG_PTR retry_key = 2;  // a pipe connect's retry timer fired (OVERLAPPED: the op's)
+
+// A client finding every instance of a pipe busy (ERROR_PIPE_BUSY) tries again this often,
+// this many times (about 30 s, libuv's WaitNamedPipe timeout), then fails with timed_out.
+constexpr DWORD pipe_retry_ms = 10;
+constexpr std::uint16_t pipe_max_retries = 3000;
 
 // The batch of completion entries lives on the stack (no allocation in poll).
 constexpr ULONG batch_size = 128;
@@ -165,6 +193,17 @@ DWORD to_wait_ms(std::int64_t timeout_ns) noexcept {
 
 op_state& state_of(OVERLAPPED* ov) noexcept { return *reinterpret_cast<op_state*>(ov); }
 
+// A packet's OVERLAPPED is either an operation's (op_state) or a pipe instance's
+// (pipe_instance, whose no_owner is nullptr at the same offset); an operation in flight
+// always has its owner set.
+static_assert(std::is_standard_layout_v<pipe_instance>, "the OVERLAPPED must be at offset 0");
+static_assert(offsetof(pipe_instance, no_owner) == offsetof(op_state, owner));
+detail::operation* packet_owner(OVERLAPPED* ov) noexcept {
+  detail::operation* owner = nullptr;
+  std::memcpy(&owner, reinterpret_cast<const unsigned char*>(ov) + offsetof(op_state, owner), sizeof owner);
+  return owner;
+}
+
 std::error_code winsock_startup() noexcept {
   // Once per process, for the socket operations; never cleaned up (WSACleanup at exit is
   // unnecessary and would race with other loops).
@@ -180,12 +219,17 @@ std::error_code winsock_startup() noexcept {
 // The error a socket operation's packet carries. NTSTATUS codes the error table does not
 // know are translated by Winsock itself (WSAGetOverlappedResult gives a WSA code); the
 // socket is still open, since the core closes it only after its operations completed.
-std::error_code packet_error(op_state& st, std::int32_t status) noexcept {
+std::error_code packet_error(op_state& st, std::int32_t status, bool is_socket) noexcept {
   if (status == 0) return {};
   std::error_code ec = from_ntstatus(status);
   if (ec != errc::unknown) return ec;
   DWORD bytes = 0;
   DWORD flags = 0;
+  if (!is_socket) {
+    // A pipe or file: GetOverlappedResult translates the status into a Win32 code.
+    if (!::GetOverlappedResult(st.handle, &st.ov, &bytes, FALSE)) return from_win32(::GetLastError());
+    return ec;
+  }
   if (!::WSAGetOverlappedResult(reinterpret_cast<SOCKET>(st.handle), &st.ov, &bytes, FALSE, &flags)) {
     return last_wsa_error();
   }
@@ -215,8 +259,14 @@ std::error_code port::init() {
 }
 
 std::error_code port::attach(detail::io_object& io) {
+  if (io.kind == detail::io_kind::console) return console::attach(io);  // iocp_console.cpp
   io_state& ios = io_state_of(io);
   ios = io_state{};
+  // A named pipe that is neither bound nor connected yet has no handle (local_pipe.hpp):
+  // its instances are associated when the port first uses them, a client's handle when
+  // its connect succeeds.
+  if (is_local_marker(io.native)) return {};
+  if (io.kind == detail::io_kind::stream) return attach_handle(io);
   const SOCKET s = socket_of(io);
   // Completion key op_key: packets are told apart by their OVERLAPPED, not their key.
   if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) return from_win32(::GetLastError());
@@ -229,14 +279,61 @@ std::error_code port::attach(detail::io_object& io) {
 }
 
 void port::detach(detail::io_object& io) noexcept {
+  if (io.kind == detail::io_kind::console) return console::detach(io);
   // Every operation on io has completed. The association with the port ends when the core
   // closes the socket; what remains is the listener's accept context.
   io_state& ios = io_state_of(io);
+  if (is_local_marker(io.native)) {
+    // A pipe listener: instances whose ConnectNamedPipe is pending are closed now (which
+    // cancels the call and frees the name at once) and handed to the port, which frees
+    // their memory when the packet comes back; net::close frees the rest with the marker.
+    for (auto*& inst : local_of(io.native)->instances) {
+      if (inst == nullptr || inst->st != pipe_instance::state::pending) continue;
+      inst->listener = nullptr;
+      ::CancelIoEx(inst->handle, &inst->ov);
+      ::CloseHandle(inst->handle);
+      inst->handle = INVALID_HANDLE_VALUE;
+      inst = nullptr;
+    }
+    ios = io_state{};
+    return;
+  }
+  if (io.kind == detail::io_kind::stream) {
+    forget_preassociated(native_handle_of(io));
+    ios = io_state{};
+    return;
+  }
   if (ios.accept != nullptr) {
     if (ios.accept->socket != INVALID_SOCKET) ::closesocket(ios.accept->socket);
     delete ios.accept;
   }
   ios = io_state{};
+}
+
+std::error_code port::attach_handle(detail::io_object& io) {
+  io_state& ios = io_state_of(io);
+  const HANDLE h = native_handle_of(io);
+  if (::CreateIoCompletionPort(h, iocp_, op_key, 0) == nullptr) {
+    // A pipe instance this port accepted is associated already (its ConnectNamedPipe
+    // completed here), and a handle cannot be associated twice.
+    const DWORD err = ::GetLastError();
+    auto it = std::find(preassociated_.begin(), preassociated_.end(), static_cast<void*>(h));
+    if (it == preassociated_.end()) return from_win32(err);
+    preassociated_.erase(it);
+  } else {
+    forget_preassociated(h);  // a stale entry: that instance was closed without being adopted
+  }
+  ios.is_file = ::GetFileType(h) == FILE_TYPE_DISK;
+  // No FILE_SKIP_COMPLETION_PORT_ON_SUCCESS on pipes and files: a ReadFile or WriteFile
+  // that finishes at once still queues its packet (the simpler path; Wine never finishes
+  // overlapped file I/O at once anyway).
+  ios.skip_on_success = false;
+  return {};
+}
+
+void port::forget_preassociated(void* handle) noexcept {
+  auto it = std::find(preassociated_.begin(), preassociated_.end(), handle);
+  if (it != preassociated_.end()) preassociated_.erase(it);
 }
 
 void port::push_ready(detail::operation& op) noexcept {
@@ -250,6 +347,7 @@ void port::push_ready(detail::operation& op) noexcept {
 }
 
 void port::submit(detail::operation& op) noexcept {
+  if (op.io != nullptr && op.io->kind == detail::io_kind::console) return console::submit(iocp_, op);
   auto& st = detail::port_state<op_state>(op);
   st = op_state{};
   st.owner = &op;
@@ -276,6 +374,8 @@ void port::start_io(detail::operation& op) noexcept {
   st.handle = handle_of(s);
   st.owns_accept_socket = false;
   st.bound_by_port = false;
+  st.local = false;
+  st.pipe = nullptr;
   op.result = 0;
   op.error = {};
 
@@ -283,6 +383,30 @@ void port::start_io(detail::operation& op) noexcept {
     op.error = ec;
     push_ready(op);
   };
+  if (is_local_marker(io.native)) {
+    // A named pipe that is a listener or not connected yet (local_pipe.hpp): no overlapped
+    // call on the operation itself.
+    st.handle = nullptr;
+    st.local = true;
+    if (op.kind == detail::op_kind::connect) return connect_pipe(op);
+    if (op.kind != detail::op_kind::accept) return fail(make_error_code(errc::not_connected));
+    local_pipe& p = *local_of(io.native);
+    if (!p.listening) return fail(make_error_code(errc::invalid_argument));
+    if (p.waiting_accept != nullptr) return fail(make_error_code(errc::already_started));
+    p.waiting_accept = &op;
+    st.pipe = &p;
+    arm_instances(p);
+    complete_pipe_accept(p);
+    if (p.waiting_accept == &op &&
+        std::all_of(std::begin(p.instances), std::end(p.instances), [](pipe_instance* i) { return i == nullptr; })) {
+      // Not one instance could be created: nothing would ever connect.
+      const DWORD err = ::GetLastError();
+      p.waiting_accept = nullptr;
+      st.pipe = nullptr;
+      return fail(err != 0 ? from_win32(err) : make_error_code(errc::no_memory));
+    }
+    return;
+  }
   BOOL ok = FALSE;
   DWORD bytes = 0;
   switch (op.kind) {
@@ -358,6 +482,68 @@ void port::start_io(detail::operation& op) noexcept {
       ok = ::WSASend(s, bufs, n, &bytes, 0, &st.ov, nullptr) == 0;
       break;
     }
+    case detail::op_kind::recvfrom: {
+      // As recv, a zero-byte read first, but one that peeks (a plain zero-byte read would
+      // consume the datagram); finish_io then receives it without waiting into the buffer
+      // acquire() gives. A datagram waiting makes the peek fail with WSAEMSGSIZE (it does
+      // not fit in zero bytes): that also means "ready". libuv receives the same way.
+      static char peek_target = 0;
+      WSABUF buf{0, &peek_target};
+      DWORD flags = MSG_PEEK;
+      ok = ::WSARecv(s, &buf, 1, &bytes, &flags, &st.ov, nullptr) == 0;
+      bytes = 0;
+      break;
+    }
+    case detail::op_kind::sendto: {
+      constexpr std::uint32_t max_bufs = 64;
+      WSABUF bufs[max_bufs];
+      DWORD n = 0;
+      for (std::uint32_t i = 0; i < op.nbufs && n < max_bufs; ++i) {
+        if (op.bufs[i].len > 0xFFFFFFFFu) return fail(make_error_code(errc::message_too_long));
+        bufs[n].len = static_cast<ULONG>(op.bufs[i].len);
+        bufs[n].buf = static_cast<CHAR*>(op.bufs[i].base);
+        ++n;
+      }
+      // addr == nullptr: the connected peer.
+      ok = ::WSASendTo(s, bufs, n, &bytes, 0, static_cast<const sockaddr*>(op.addr),
+                       op.addr != nullptr ? static_cast<int>(op.addrlen) : 0, &st.ov, nullptr) == 0;
+      break;
+    }
+    case detail::op_kind::read:
+    case detail::op_kind::write: {
+      // A pipe or file HANDLE: one overlapped ReadFile into the buffer acquire() gives (a
+      // pipe read completes as soon as some bytes are there), or one WriteFile of the first
+      // buffer of the gather list (the core writes the rest: a partial result is allowed).
+      const HANDLE h = native_handle_of(io);
+      io_state& ios = io_state_of(io);
+      if (ios.is_file) {
+        st.ov.Offset = static_cast<DWORD>(ios.offset & 0xFFFFFFFFu);
+        st.ov.OffsetHigh = static_cast<DWORD>(ios.offset >> 32);
+      }
+      if (op.kind == detail::op_kind::read) {
+        const detail::io_vec buf = op.acquire(&op);
+        if (st.cancel_requested) return fail(make_error_code(errc::operation_canceled));
+        if (buf.len == 0) return fail(make_error_code(errc::no_memory));
+        ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
+      } else {
+        // Passing a handle along (an ipc pipe's write2) is not implemented on Windows yet
+        // (docs/windows.md): refuse rather than drop it.
+        if (op.send_handle != -1) return fail(make_error_code(errc::not_supported));
+        std::uint32_t i = 0;
+        while (i + 1 < op.nbufs && op.bufs[i].len == 0) ++i;
+        const detail::io_vec* b = op.bufs + i;
+        ok = ::WriteFile(h, b->base, wsabuf_len(b->len), nullptr, &st.ov);
+      }
+      if (ok) return;  // finished at once; no skip mode on handles, so its packet is queued
+      const DWORD err = ::GetLastError();
+      if (err == ERROR_IO_PENDING) return;
+      if (op.kind == detail::op_kind::read && (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF)) {
+        op.result = 0;  // the end of the stream
+        push_ready(op);
+        return;
+      }
+      return fail(from_win32(err));
+    }
   }
   if (ok) {
     // Finished at once. Without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS its packet is queued
@@ -370,6 +556,12 @@ void port::start_io(detail::operation& op) noexcept {
   }
   const int err = ::WSAGetLastError();
   if (err == WSA_IO_PENDING) return;  // a packet will come
+  if (op.kind == detail::op_kind::recvfrom && (err == WSAEMSGSIZE || err == WSAECONNRESET || err == WSAENETRESET)) {
+    // The peek found a datagram (too big for zero bytes), or an old ICMP error: finish_io
+    // receives (and skips the error).
+    push_ready(op);
+    return;
+  }
   // Failed at once: no packet is queued.
   fail(from_win32(static_cast<std::uint32_t>(err)));
 }
@@ -414,8 +606,64 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
       break;
     }
     case detail::op_kind::send:
+    case detail::op_kind::sendto:
       break;
+    case detail::op_kind::recvfrom: {
+      // The peek finished: a datagram (WSAEMSGSIZE: it did not fit in zero bytes), or an
+      // ICMP error of an earlier send (ignored, as with SIO_UDP_CONNRESET off), is waiting.
+      if (ec == errc::message_too_long || ec == errc::connection_reset) ec.clear();
+      if (!ec && st.cancel_requested) ec = make_error_code(errc::operation_canceled);
+      if (ec) break;
+      const detail::io_vec buf = op.acquire(&op);
+      if (st.cancel_requested) {
+        ec = make_error_code(errc::operation_canceled);
+        break;
+      }
+      if (buf.len == 0) {
+        ec = make_error_code(errc::no_memory);
+        break;
+      }
+      op.buf = buf;
+      WSABUF b{wsabuf_len(buf.len), static_cast<CHAR*>(buf.base)};
+      DWORD n = 0;
+      DWORD flags = 0;
+      INT fromlen = static_cast<INT>(sizeof(detail::net::native_address::data));
+      op.flags = 0;
+      if (::WSARecvFrom(s, &b, 1, &n, &flags, static_cast<sockaddr*>(op.from), &fromlen, nullptr, nullptr) == 0) {
+        bytes = n;
+        op.fromlen = static_cast<std::uint32_t>(fromlen);
+        break;
+      }
+      const int err = ::WSAGetLastError();
+      if (err == WSAEMSGSIZE) {
+        // Longer than the buffer: the buffer holds its start, the rest is gone.
+        bytes = b.len;
+        op.fromlen = static_cast<std::uint32_t>(fromlen);
+        op.flags = detail::datagram_truncated;
+        break;
+      }
+      if (err == WSAEWOULDBLOCK || err == WSAECONNRESET || err == WSAENETRESET) {
+        start_io(op);  // nothing after all, or an ICMP error: peek again (the buffer stays)
+        return;
+      }
+      ec = from_win32(static_cast<std::uint32_t>(err));
+      break;
+    }
+    case detail::op_kind::read:
+    case detail::op_kind::write: {
+      if (op.kind == detail::op_kind::read && (ec == errc::broken_pipe || ec == errc::eof)) {
+        ec.clear();  // the writer closed its end, or the end of a file: end of stream
+        bytes = 0;
+      }
+      io_state& ios = io_state_of(io);
+      if (!ec && ios.is_file) ios.offset += bytes;
+      break;
+    }
     case detail::op_kind::connect:
+      if (st.local) {  // a named pipe: connect_pipe did it all
+        bytes = 0;
+        break;
+      }
       // Makes getsockname, getpeername and shutdown work on the socket.
       if (!ec && ::setsockopt(s, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0) != 0) ec = last_wsa_error();
       if (!ec && st.bound_by_port && is_self_connected(s)) {
@@ -431,6 +679,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
       break;
     case detail::op_kind::accept: {
       bytes = 0;
+      if (st.local) break;  // a named pipe: complete_pipe_accept set op.accepted
       if (!st.owns_accept_socket) break;  // failed before its AcceptEx was issued
       accept_context& ctx = *io_state_of(io).accept;
       const SOCKET accepted = ctx.socket;
@@ -463,10 +712,182 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   detail::deliver(op);
 }
 
+// ---------------------------------------------------------------- named pipes (local_pipe.hpp)
+
+void port::arm_instances(local_pipe& p) noexcept {
+  for (auto*& inst : p.instances) {
+    // Two tries per slot: an instance whose client came and went before ConnectNamedPipe
+    // (ERROR_NO_DATA) is replaced by a fresh one at once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (inst == nullptr) {
+        const HANDLE h = create_pipe_instance(p, false);
+        if (h == INVALID_HANDLE_VALUE) break;
+        inst = new (std::nothrow) pipe_instance{};
+        if (inst == nullptr) {
+          ::CloseHandle(h);
+          break;
+        }
+        inst->handle = h;
+        inst->listener = &p;
+      }
+      if (inst->st != pipe_instance::state::idle) break;
+      if (!inst->associated) {
+        if (::CreateIoCompletionPort(inst->handle, iocp_, op_key, 0) == nullptr) {
+          free_pipe_instance(inst);
+          inst = nullptr;
+          break;
+        }
+        inst->associated = true;
+      }
+      inst->ov = OVERLAPPED{};
+      if (::ConnectNamedPipe(inst->handle, &inst->ov)) {
+        inst->st = pipe_instance::state::pending;  // finished at once; its packet is queued
+        break;
+      }
+      const DWORD err = ::GetLastError();
+      if (err == ERROR_IO_PENDING) {
+        inst->st = pipe_instance::state::pending;
+        break;
+      }
+      if (err == ERROR_PIPE_CONNECTED) {  // a client connected before the call: no packet
+        inst->st = pipe_instance::state::connected;
+        break;
+      }
+      free_pipe_instance(inst);
+      inst = nullptr;
+    }
+  }
+}
+
+void port::complete_pipe_accept(local_pipe& p) noexcept {
+  detail::operation* op = p.waiting_accept;
+  if (op == nullptr) return;
+  for (auto*& inst : p.instances) {
+    if (inst == nullptr || inst->st != pipe_instance::state::connected) continue;
+    try {
+      preassociated_.push_back(inst->handle);  // attach must not associate it again
+    } catch (...) {
+      return;  // out of memory: the accept keeps waiting
+    }
+    op->accepted = reinterpret_cast<std::intptr_t>(inst->handle);
+    delete inst;  // the handle now belongs to the accept
+    inst = nullptr;
+    p.waiting_accept = nullptr;
+    detail::port_state<op_state>(*op).pipe = nullptr;
+    op->error = {};
+    push_ready(*op);
+    arm_instances(p);  // a fresh instance takes its place
+    return;
+  }
+}
+
+void port::on_instance_packet(void* overlapped) noexcept {
+  auto* inst = static_cast<pipe_instance*>(overlapped);
+  local_pipe* p = inst->listener;
+  if (p == nullptr) {  // orphaned by detach: its listener is gone
+    free_pipe_instance(inst);
+    return;
+  }
+  if (inst->ov.Internal == 0) {
+    inst->st = pipe_instance::state::connected;
+  } else {
+    // The client left before it was accepted (or the call failed): drop the instance.
+    for (auto*& slot : p->instances) {
+      if (slot == inst) slot = nullptr;
+    }
+    free_pipe_instance(inst);
+    arm_instances(*p);
+  }
+  complete_pipe_accept(*p);
+}
+
+namespace {
+// Runs on a timer-queue thread: hands the retry to the loop thread through the port.
+VOID CALLBACK pipe_retry_fired(PVOID param, BOOLEAN) {
+  auto& st = *static_cast<op_state*>(param);
+  ::InterlockedExchange(&st.retry_fired, 1);
+  ::PostQueuedCompletionStatus(st.iocp, 0, retry_key, &st.ov);
+}
+}  // namespace
+
+void port::connect_pipe(detail::operation& op) noexcept {
+  // Opens the pipe now (CreateFileW does not block on a pipe); the outcome is delivered by
+  // the next poll, like every immediate completion.
+  detail::io_object& io = *op.io;
+  local_pipe* p = local_of(io.native);
+  const auto fail = [&](std::error_code ec) {
+    op.error = ec;
+    push_ready(op);
+  };
+  if (!p->name.empty()) return fail(make_error_code(errc::invalid_argument));  // a bound pipe is a server
+  // op.addr holds the UTF-8 name (net::local_target), at most 128 bytes.
+  wchar_t wide[130];
+  const int n = ::MultiByteToWideChar(CP_UTF8, 0, static_cast<const char*>(op.addr), static_cast<int>(op.addrlen),
+                                      wide, 129);
+  if (n <= 0) return fail(make_error_code(errc::invalid_argument));
+  wide[n] = L'\0';
+  // SECURITY_IDENTIFICATION: the server may learn who the client is, not act as it.
+  const HANDLE h = ::CreateFileW(wide, GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                                 FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
+  if (h == INVALID_HANDLE_VALUE) {
+    const DWORD err = ::GetLastError();
+    if (err == ERROR_PIPE_BUSY) {
+      // Every instance is taken (more clients at once than the listener keeps instances
+      // pending). WaitNamedPipeW would block the loop: try again from a timer instead.
+      auto& st = detail::port_state<op_state>(op);
+      if (st.retries >= pipe_max_retries) return fail(make_error_code(errc::timed_out));
+      ++st.retries;
+      st.iocp = iocp_;
+      st.retry_fired = 0;
+      if (::CreateTimerQueueTimer(&st.retry_timer, nullptr, &pipe_retry_fired, &st, pipe_retry_ms, 0,
+                                  WT_EXECUTEONLYONCE)) {
+        return;
+      }
+      st.retry_timer = nullptr;
+      return fail(from_win32(::GetLastError()));
+    }
+    return fail(from_win32(err));
+  }
+  if (::CreateIoCompletionPort(h, iocp_, op_key, 0) == nullptr) {
+    const DWORD err = ::GetLastError();
+    ::CloseHandle(h);
+    return fail(from_win32(err));
+  }
+  // The marker becomes the pipe: from now on the io object is a HANDLE read and written
+  // with ReadFile / WriteFile.
+  delete p;
+  io.native = reinterpret_cast<std::intptr_t>(h);
+  io.kind = detail::io_kind::stream;
+  io_state& ios = io_state_of(io);
+  ios = io_state{};
+  op.error = {};
+  push_ready(op);
+}
+
 bool port::cancel(detail::operation& op) noexcept {
+  if (op.io != nullptr && op.io->kind == detail::io_kind::console) return console::cancel(op);
   auto& st = detail::port_state<op_state>(op);
   if (st.owner != &op) return false;
   st.cancel_requested = true;
+  if (st.retry_timer != nullptr) {
+    // A pipe connect waiting to retry. Deleting the timer waits for a running callback; if
+    // it had fired, its packet is queued and completes the operation as cancelled.
+    ::DeleteTimerQueueTimer(nullptr, st.retry_timer, INVALID_HANDLE_VALUE);
+    st.retry_timer = nullptr;
+    if (::InterlockedCompareExchange(&st.retry_fired, 0, 0) == 0) {
+      op.error = make_error_code(errc::operation_canceled);
+      push_ready(op);
+    }
+    return true;
+  }
+  if (st.pipe != nullptr && st.pipe->waiting_accept == &op) {
+    // A pipe accept waiting for a client: no call to cancel, it completes from poll.
+    st.pipe->waiting_accept = nullptr;
+    st.pipe = nullptr;
+    op.error = make_error_code(errc::operation_canceled);
+    push_ready(op);
+    return true;
+  }
   if (st.handle != nullptr) {
     // A real overlapped call: the kernel completes it with STATUS_CANCELLED (under Wine,
     // closing the handle instead gives STATUS_HANDLES_CLOSED; both map to
@@ -495,13 +916,35 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
       out.woken = true;
       continue;
     }
+    if (e.lpCompletionKey == console::completion_key && e.lpOverlapped != nullptr) {
+      console::on_packet(e.lpOverlapped, out);  // console input ready, or a console write/nop done
+      continue;
+    }
     if (e.lpOverlapped == nullptr) continue;  // not ours
+    if (e.lpCompletionKey == retry_key) {
+      // A pipe connect's retry timer fired.
+      op_state& rst = state_of(e.lpOverlapped);
+      detail::operation& rop = *rst.owner;
+      if (rst.retry_timer != nullptr) ::DeleteTimerQueueTimer(nullptr, rst.retry_timer, nullptr);
+      rst.retry_timer = nullptr;
+      if (rst.cancel_requested) {
+        finish_io(rop, make_error_code(errc::operation_canceled), 0, out);
+      } else {
+        connect_pipe(rop);  // connects (delivered from the ready list) or waits again
+      }
+      continue;
+    }
+    if (packet_owner(e.lpOverlapped) == nullptr) {
+      on_instance_packet(e.lpOverlapped);  // a pipe instance's ConnectNamedPipe
+      continue;
+    }
     op_state& st = state_of(e.lpOverlapped);
     detail::operation& op = *st.owner;
     if (st.handle != nullptr) {
       // Socket I/O. The status is the NTSTATUS the call ended with.
       const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(e.lpOverlapped->Internal));
-      finish_io(op, packet_error(st, status), e.dwNumberOfBytesTransferred, out);
+      finish_io(op, packet_error(st, status, op.io->kind == detail::io_kind::socket), e.dwNumberOfBytesTransferred,
+                out);
       continue;
     }
     if (st.epoch == epoch) {
@@ -592,6 +1035,7 @@ void port::close() noexcept {
     timer_period_set_ = false;
   }
   ready_head_ = ready_tail_ = nullptr;
+  preassociated_.clear();
 }
 
 }  // namespace eddy::platform::iocp

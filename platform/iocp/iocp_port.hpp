@@ -5,7 +5,9 @@
 // attach() and use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where Winsock allows it: a call that
 // finishes at once queues no packet, so the port keeps such operations on a ready list that
 // the next poll() delivers. TCP: AcceptEx, ConnectEx, zero-byte WSARecv followed by a
-// non-blocking WSARecv into the buffer acquire() gives, WSASend (see docs/windows.md).
+// non-blocking WSARecv into the buffer acquire() gives, WSASend. UDP: a zero-byte peeking
+// WSARecv, then a non-blocking WSARecvFrom; WSASendTo. Pipes and files (io_kind::stream):
+// ReadFile / WriteFile. Named pipes for eddy::pipe: local_pipe.hpp (see docs/windows.md).
 #pragma once
 
 // No OS header here: this file reaches the core's translation units through ports.hpp, and
@@ -13,10 +15,13 @@
 // types appear as their plain equivalents (HANDLE is void*, DWORD is std::uint32_t).
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "platform/backend.hpp"
 
 namespace eddy::platform::iocp {
+
+struct local_pipe;  // local_pipe.hpp
 
 class port {
  public:
@@ -45,6 +50,17 @@ class port {
   // the next step (another zero-byte read, another AcceptEx) and leaves it in flight.
   void finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out);
   void push_ready(detail::operation& op) noexcept;
+  // Pipes and files (io_kind::stream): associates the HANDLE with the port.
+  std::error_code attach_handle(detail::io_object& io);
+  void forget_preassociated(void* handle) noexcept;
+  // Named pipe listeners: issues ConnectNamedPipe on every idle instance (creating instances
+  // where some are missing), then hands a connected one to the waiting accept, if any.
+  void arm_instances(local_pipe& p) noexcept;
+  void complete_pipe_accept(local_pipe& p) noexcept;
+  // A pipe instance's ConnectNamedPipe packet (overlapped: its OVERLAPPED).
+  void on_instance_packet(void* overlapped) noexcept;
+  // The connect operation on a named pipe: CreateFileW, then the marker becomes the HANDLE.
+  void connect_pipe(detail::operation& op) noexcept;
   // Dequeues and delivers one batch, waiting at most timeout_ms. Returns the number of
   // entries dequeued (operations and wakes), 0 on timeout, -1 if the port failed.
   // reached_new: a packet posted during this poll (epoch) was seen.
@@ -60,6 +76,9 @@ class port {
   detail::operation* ready_tail_ = nullptr;
   // True while a wake packet is queued and not yet dequeued: wakes coalesce into one packet.
   std::atomic<bool> wake_pending_{false};
+  // Pipe instances connected by this port's ConnectNamedPipe and handed out by an accept:
+  // associated with the port already, so attach must not associate them again.
+  std::vector<void*> preassociated_;
 };
 
 }  // namespace eddy::platform::iocp

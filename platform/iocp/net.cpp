@@ -18,10 +18,19 @@
 #include <windows.h>
 
 #include <cstring>
+#include <new>
 
+// mingw-w64's headers lack it (mstcpip.h in the Windows SDK): _WSAIOW(IOC_VENDOR, 12).
+#ifndef SIO_UDP_CONNRESET
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+#include <string>
+
+#include "platform/iocp/local_pipe.hpp"
 #include "platform/net.hpp"
 
 namespace eddy::detail::net {
+namespace iocp = ::eddy::platform::iocp;
 namespace {
 
 std::error_code last_error() noexcept { return from_win32(static_cast<std::uint32_t>(::WSAGetLastError())); }
@@ -52,6 +61,43 @@ std::error_code family_of(native_socket s, int& family) noexcept {
   }
   family = info.iAddressFamily;
   return {};
+}
+
+// Whether a HANDLE was opened for synchronous I/O (no FILE_FLAG_OVERLAPPED: CreatePipe's
+// anonymous pipes, a redirected stdin file). An overlapped ReadFile on such a handle would
+// block the loop thread until data came. NtQueryInformationFile(FileModeInformation) says;
+// false when it cannot be asked.
+bool is_synchronous_handle(HANDLE h) noexcept {
+  struct io_status {
+    union {
+      LONG status;
+      PVOID pointer;
+    };
+    ULONG_PTR information;
+  };
+  using query_fn = LONG(NTAPI*)(HANDLE, io_status*, PVOID, ULONG, int);
+  static const query_fn query = [] {
+    const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+    // Through void(*)(): the one function pointer type GCC lets any other be cast from quietly.
+    return ntdll == nullptr ? nullptr
+                            : reinterpret_cast<query_fn>(
+                                  reinterpret_cast<void (*)()>(::GetProcAddress(ntdll, "NtQueryInformationFile")));
+  }();
+  if (query == nullptr) return false;
+  constexpr int file_mode_information = 16;
+  constexpr ULONG synchronous_io = 0x10 | 0x20;  // FILE_SYNCHRONOUS_IO_ALERT | _NONALERT
+  io_status iosb{};
+  ULONG mode = 0;
+  if (query(h, &iosb, &mode, sizeof mode, file_mode_information) != 0) return false;
+  return (mode & synchronous_io) != 0;
+}
+
+// Whether s is a socket (and not a pipe or file HANDLE: GetFileType says FILE_TYPE_PIPE for
+// both).
+bool is_socket(native_socket s) noexcept {
+  int type = 0;
+  int len = sizeof type;
+  return ::getsockopt(sock_of(s), SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) == 0;
 }
 
 }  // namespace
@@ -121,7 +167,24 @@ std::error_code open_tcp(address_family family, native_socket& out) noexcept {
   return {};
 }
 
-std::error_code adopt(native_socket s, int& family) noexcept {
+std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
+  if (s == invalid_socket || iocp::is_local_marker(s)) return make_error_code(errc::bad_descriptor);
+  if (!is_socket(s)) {
+    // A kernel HANDLE: a pipe (a named pipe instance, an anonymous pipe), a file, or a
+    // console. Sockets also report FILE_TYPE_PIPE, hence the socket test first.
+    const HANDLE h = reinterpret_cast<HANDLE>(s);
+    ::SetLastError(NO_ERROR);
+    const DWORD type = ::GetFileType(h);
+    if (type == FILE_TYPE_UNKNOWN && ::GetLastError() != NO_ERROR) return from_win32(::GetLastError());
+    DWORD mode = 0;
+    family = 0;
+    kind = type == FILE_TYPE_CHAR && ::GetConsoleMode(h, &mode) ? io_kind::console : io_kind::stream;
+    // The port's reads and writes are overlapped: a handle opened for synchronous I/O would
+    // block the loop (libuv reads those on a thread; not done here yet).
+    if (kind == io_kind::stream && is_synchronous_handle(h)) return make_error_code(errc::not_supported);
+    return {};
+  }
+  kind = io_kind::socket;
   if (auto ec = set_nonblocking(s)) return ec;
   SOCKADDR_STORAGE ss{};
   int len = sizeof ss;
@@ -156,6 +219,28 @@ std::error_code bind(native_socket s, const socket_address& addr, bool reuse_por
 }
 
 std::error_code listen(native_socket s, int backlog) noexcept {
+  if (iocp::is_local_marker(s)) {
+    // A named pipe: bind_local created the first instance; more instances let that many
+    // clients connect before the next accept (a pipe's backlog). The port issues
+    // ConnectNamedPipe on each when the accept operation comes.
+    iocp::local_pipe& p = *iocp::local_of(s);
+    if (p.name.empty()) return make_error_code(errc::invalid_argument);
+    if (p.listening) return make_error_code(errc::already_started);
+    for (auto*& inst : p.instances) {
+      if (inst != nullptr) continue;
+      const HANDLE h = iocp::create_pipe_instance(p, false);
+      if (h == INVALID_HANDLE_VALUE) break;  // fewer instances, still a listener
+      inst = new (std::nothrow) iocp::pipe_instance{};
+      if (inst == nullptr) {
+        ::CloseHandle(h);
+        break;
+      }
+      inst->handle = h;
+      inst->listener = &p;
+    }
+    p.listening = true;
+    return {};
+  }
   if (::listen(sock_of(s), backlog) == 0) return {};
   if (::WSAGetLastError() != WSAEINVAL) return last_error();
   // Winsock refuses to listen on an unbound socket (WSAEINVAL) where Linux binds it to the
@@ -205,6 +290,8 @@ std::error_code peer_address(native_socket s, socket_address& out) noexcept {
 }
 
 std::error_code shutdown_write(native_socket s) noexcept {
+  // A named pipe has no half-close: closing it is the only end-of-stream a reader sees.
+  if (iocp::is_local_marker(s) || !is_socket(s)) return make_error_code(errc::not_supported);
   if (::shutdown(sock_of(s), SD_SEND) != 0) return last_error();
   return {};
 }
@@ -244,7 +331,349 @@ std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std
 }
 
 void close(native_socket s) noexcept {
-  if (s != invalid_socket) ::closesocket(sock_of(s));
+  if (s == invalid_socket) return;
+  if (iocp::is_local_marker(s)) {
+    // An unconnected pipe or a listener (detach has orphaned instances with I/O pending).
+    iocp::local_pipe* p = iocp::local_of(s);
+    for (auto*& inst : p->instances) {
+      if (inst != nullptr) iocp::free_pipe_instance(inst);
+      inst = nullptr;
+    }
+    delete p;
+    return;
+  }
+  // A socket, or a HANDLE the core holds as a stream (an accepted or connected pipe).
+  if (::closesocket(sock_of(s)) != 0 && ::WSAGetLastError() == WSAENOTSOCK) ::CloseHandle(reinterpret_cast<HANDLE>(s));
+}
+
+void shed_pending_connections(native_socket) noexcept {
+  // Nothing to shed: AcceptEx accepts into a socket the port created beforehand, so running
+  // out of descriptors fails that creation, not the kernel's accept, and nothing spins.
+}
+
+std::size_t try_write(native_socket, const io_vec*, std::size_t, std::error_code& ec) noexcept {
+  // Pipes and files are opened overlapped; a write on them cannot be done "only if it does
+  // not block" (a non-overlapped WriteFile on an overlapped handle is not allowed, and an
+  // overlapped one may pend). Like libuv for non-blocking pipes: always would_block, so the
+  // caller queues a write.
+  ec = make_error_code(errc::would_block);
+  return 0;
+}
+
+}  // namespace eddy::detail::net
+
+// ---------------------------------------------------------------- UDP
+
+namespace eddy::detail::net {
+
+std::error_code open_udp(address_family family, native_socket& out) noexcept {
+  const int af = native_family(family);
+  SOCKET s = ::WSASocketW(af, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET && ::WSAGetLastError() == WSAEINVAL) {
+    s = ::WSASocketW(af, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    if (s != INVALID_SOCKET) ::SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
+  }
+  if (s == INVALID_SOCKET) return last_error();
+  if (auto ec = set_nonblocking(static_cast<native_socket>(s))) {
+    ::closesocket(s);
+    return ec;
+  }
+  // An ICMP port-unreachable caused by an earlier sendto would otherwise fail the next
+  // receive with WSAECONNRESET (Linux reports it only on connected sockets, and eddy's
+  // receive does not stop for it). libuv turns it off the same way. Failure is harmless
+  // (Wine does not report it at all).
+  BOOL off = FALSE;
+  DWORD returned = 0;
+  ::WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof off, nullptr, 0, &returned, nullptr, nullptr);
+  out = static_cast<native_socket>(s);
+  return {};
+}
+
+std::error_code bind_udp(native_socket s, const socket_address& addr, bool reuse_address, bool reuse_port,
+                         bool ipv6_only) noexcept {
+  if (reuse_port) return make_error_code(errc::not_supported);  // no SO_REUSEPORT on Windows
+  // SO_REUSEADDR on Windows lets several sockets bind one address and port, which is what
+  // multicast receivers sharing a port need (libuv maps UV_UDP_REUSEADDR to it as well).
+  if (reuse_address) {
+    if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
+  }
+  if (addr.family() == address_family::ipv6) {
+    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
+  }
+  native_address na;
+  to_native(addr, na);
+  if (::bind(sock_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), static_cast<int>(na.len)) != 0) {
+    return last_error();
+  }
+  return {};
+}
+
+std::error_code connect_udp(native_socket s, const socket_address& addr) noexcept {
+  native_address na;
+  to_native(addr, na);
+  if (::connect(sock_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), static_cast<int>(na.len)) != 0) {
+    return last_error();
+  }
+  return {};
+}
+
+std::error_code disconnect_udp(native_socket s) noexcept {
+  // Winsock: connecting a datagram socket to an all-zero address dissolves the association
+  // (libuv does the same).
+  SOCKADDR_STORAGE ss{};
+  int family = AF_INET;
+  if (auto ec = family_of(s, family)) return ec;
+  ss.ss_family = static_cast<ADDRESS_FAMILY>(family);
+  const int len = family == AF_INET6 ? static_cast<int>(sizeof(sockaddr_in6)) : static_cast<int>(sizeof(sockaddr_in));
+  if (::connect(sock_of(s), reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    // Windows reports WSAEADDRNOTAVAIL for the zero address yet disconnects.
+    if (::WSAGetLastError() != WSAEADDRNOTAVAIL) return last_error();
+  }
+  return {};
+}
+
+std::error_code set_broadcast(native_socket s, bool enable) noexcept {
+  return set_int_option(s, SOL_SOCKET, SO_BROADCAST, enable ? 1 : 0);
+}
+
+std::error_code set_ttl(native_socket s, int family, int ttl) noexcept {
+  if (ttl < 1 || ttl > 255) return make_error_code(errc::invalid_argument);
+  return family == AF_INET6 ? set_int_option(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl)
+                            : set_int_option(s, IPPROTO_IP, IP_TTL, ttl);
+}
+
+// Winsock's multicast TTL and loop options take a DWORD (Linux: a byte for IPv4).
+std::error_code set_multicast_ttl(native_socket s, int family, int ttl) noexcept {
+  if (ttl < 0 || ttl > 255) return make_error_code(errc::invalid_argument);
+  return family == AF_INET6 ? set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl)
+                            : set_int_option(s, IPPROTO_IP, IP_MULTICAST_TTL, ttl);
+}
+
+std::error_code set_multicast_loop(native_socket s, int family, bool enable) noexcept {
+  return family == AF_INET6 ? set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, enable ? 1 : 0)
+                            : set_int_option(s, IPPROTO_IP, IP_MULTICAST_LOOP, enable ? 1 : 0);
+}
+
+std::error_code set_multicast_interface(native_socket s, int family, const socket_address& iface) noexcept {
+  if (family == AF_INET6) {
+    // IPv6 names interfaces by index: the scope id of the address.
+    return set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(iface.scope_id()));
+  }
+  in_addr a{};
+  if (iface.family() == address_family::ipv4) std::memcpy(&a, iface.bytes(), 4);
+  if (::setsockopt(sock_of(s), IPPROTO_IP, IP_MULTICAST_IF, reinterpret_cast<const char*>(&a), sizeof a) != 0) {
+    return last_error();
+  }
+  return {};
+}
+
+std::error_code join_multicast(native_socket s, const socket_address& group, const socket_address& iface,
+                               bool join) noexcept {
+  if (group.family() == address_family::ipv6) {
+    ipv6_mreq m{};
+    std::memcpy(&m.ipv6mr_multiaddr, group.bytes(), 16);
+    m.ipv6mr_interface = iface.scope_id();
+    if (::setsockopt(sock_of(s), IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP,
+                     reinterpret_cast<const char*>(&m), sizeof m) != 0) {
+      return last_error();
+    }
+    return {};
+  }
+  if (group.family() != address_family::ipv4) return make_error_code(errc::invalid_argument);
+  ip_mreq m{};
+  std::memcpy(&m.imr_multiaddr, group.bytes(), 4);
+  if (iface.family() == address_family::ipv4) std::memcpy(&m.imr_interface, iface.bytes(), 4);
+  if (::setsockopt(sock_of(s), IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                   reinterpret_cast<const char*>(&m), sizeof m) != 0) {
+    return last_error();
+  }
+  return {};
+}
+
+std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, const native_address* to,
+                       std::error_code& ec) noexcept {
+  constexpr std::size_t max_bufs = 64;
+  WSABUF wsa[max_bufs];
+  DWORD n = 0;
+  for (std::size_t i = 0; i < nbufs && n < max_bufs; ++i) {
+    if (bufs[i].len > 0xFFFFFFFFu) {  // a datagram cannot be sent in part
+      ec = make_error_code(errc::message_too_long);
+      return 0;
+    }
+    wsa[n].len = static_cast<ULONG>(bufs[i].len);
+    wsa[n].buf = static_cast<CHAR*>(bufs[i].base);
+    ++n;
+  }
+  DWORD sent = 0;
+  // Not overlapped: on the non-blocking socket it sends now or fails with WSAEWOULDBLOCK.
+  const sockaddr* dest = to != nullptr ? reinterpret_cast<const sockaddr*>(to->data.data()) : nullptr;
+  const int dest_len = to != nullptr ? static_cast<int>(to->len) : 0;
+  if (::WSASendTo(sock_of(s), wsa, n, &sent, 0, dest, dest_len, nullptr, nullptr) != 0) {
+    ec = last_error();
+    return 0;
+  }
+  ec.clear();
+  return sent;
+}
+
+}  // namespace eddy::detail::net
+
+// ---------------------------------------------------------------- local IPC: named pipes
+
+namespace eddy::platform::iocp {
+
+HANDLE create_pipe_instance(const local_pipe& p, bool first) noexcept {
+  DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
+  if (first) open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
+  // 64 KiB buffers each way (advisory); a default security descriptor; not inheritable.
+  return ::CreateNamedPipeW(p.wide_name.c_str(), open_mode,
+                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, nullptr);
+}
+
+void free_pipe_instance(pipe_instance* inst) noexcept {
+  if (inst->handle != INVALID_HANDLE_VALUE) ::CloseHandle(inst->handle);
+  delete inst;
+}
+
+}  // namespace eddy::platform::iocp
+
+namespace eddy::detail::net {
+namespace {
+
+// Only names in the pipe namespace: CreateFileW would open a file for any other path.
+bool is_pipe_name(std::string_view name) noexcept {
+  constexpr std::string_view prefixes[] = {"\\\\.\\pipe\\", "\\\\?\\pipe\\"};
+  for (auto prefix : prefixes) {
+    if (name.size() <= prefix.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < prefix.size() && same; ++i) {
+      char c = name[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      same = c == prefix[i];
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+std::error_code to_wide(std::string_view in, std::wstring& out) noexcept {
+  if (in.empty()) return make_error_code(errc::invalid_argument);
+  const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(), static_cast<int>(in.size()), nullptr, 0);
+  if (n <= 0) return make_error_code(errc::invalid_argument);
+  try {
+    out.assign(static_cast<std::size_t>(n), L'\0');
+  } catch (...) {
+    return make_error_code(errc::no_memory);
+  }
+  ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(), static_cast<int>(in.size()), out.data(), n);
+  return {};
+}
+
+std::error_code to_utf8(const wchar_t* in, int len, std::string& out) noexcept {
+  const int n = ::WideCharToMultiByte(CP_UTF8, 0, in, len, nullptr, 0, nullptr, nullptr);
+  if (n < 0) return make_error_code(errc::invalid_argument);
+  try {
+    out.assign(static_cast<std::size_t>(n), '\0');
+  } catch (...) {
+    return make_error_code(errc::no_memory);
+  }
+  if (n > 0) ::WideCharToMultiByte(CP_UTF8, 0, in, len, out.data(), n, nullptr, nullptr);
+  return {};
+}
+
+}  // namespace
+
+std::error_code open_local(native_socket& out) noexcept {
+  auto* p = new (std::nothrow) iocp::local_pipe;
+  if (p == nullptr) return make_error_code(errc::no_memory);
+  out = iocp::marker_of(p);
+  return {};
+}
+
+std::error_code local_target(std::string_view name, native_address& out) noexcept {
+  // The connect operation carries the UTF-8 name itself (the port opens it with CreateFileW),
+  // so it must fit in native_address: at most 128 bytes with the \\.\pipe\ prefix.
+  if (!is_pipe_name(name) || name.size() > out.data.size()) return make_error_code(errc::invalid_argument);
+  out.data.fill(std::byte{0});
+  std::memcpy(out.data.data(), name.data(), name.size());
+  out.len = static_cast<std::uint32_t>(name.size());
+  return {};
+}
+
+std::error_code bind_local(native_socket s, std::string_view name) noexcept {
+  if (!iocp::is_local_marker(s)) return make_error_code(errc::bad_descriptor);
+  iocp::local_pipe& p = *iocp::local_of(s);
+  if (!p.name.empty()) return make_error_code(errc::already_started);
+  if (!is_pipe_name(name)) return make_error_code(errc::invalid_argument);
+  if (auto ec = to_wide(name, p.wide_name)) return ec;
+  // The first instance claims the name: FILE_FLAG_FIRST_PIPE_INSTANCE fails (access denied)
+  // when a pipe of that name exists already, as bind fails on a path in use.
+  const HANDLE h = iocp::create_pipe_instance(p, true);
+  if (h == INVALID_HANDLE_VALUE) {
+    const DWORD err = ::GetLastError();
+    p.wide_name.clear();
+    if (err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY) return make_error_code(errc::address_in_use);
+    if (err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME) return make_error_code(errc::invalid_argument);
+    return from_win32(err);
+  }
+  auto* inst = new (std::nothrow) iocp::pipe_instance{};
+  if (inst == nullptr) {
+    ::CloseHandle(h);
+    p.wide_name.clear();
+    return make_error_code(errc::no_memory);
+  }
+  inst->handle = h;
+  inst->listener = &p;
+  p.instances[0] = inst;
+  try {
+    p.name.assign(name);
+  } catch (...) {
+    return make_error_code(errc::no_memory);
+  }
+  return {};
+}
+
+std::error_code local_name(native_socket s, bool peer, std::string& out) noexcept {
+  out.clear();
+  if (iocp::is_local_marker(s)) {
+    const iocp::local_pipe& p = *iocp::local_of(s);
+    if (peer) return make_error_code(errc::not_connected);
+    try {
+      out = p.name;  // empty: not bound
+    } catch (...) {
+      return make_error_code(errc::no_memory);
+    }
+    return {};
+  }
+  if (s == invalid_socket || is_socket(s)) return make_error_code(errc::bad_descriptor);
+  // A connected pipe HANDLE: both ends have the pipe's name. FileNameInfo gives it relative
+  // to the pipe file system ("\name").
+  alignas(8) unsigned char storage[sizeof(FILE_NAME_INFO) + 1024 * sizeof(wchar_t)];
+  auto* info = reinterpret_cast<FILE_NAME_INFO*>(storage);
+  if (!::GetFileInformationByHandleEx(reinterpret_cast<HANDLE>(s), FileNameInfo, info, sizeof storage)) {
+    return from_win32(::GetLastError());
+  }
+  std::string rel;
+  if (auto ec = to_utf8(info->FileName, static_cast<int>(info->FileNameLength / sizeof(wchar_t)), rel)) return ec;
+  try {
+    out = "\\\\.\\pipe";
+    if (rel.empty() || rel[0] != '\\') out += '\\';
+    out += rel;
+  } catch (...) {
+    return make_error_code(errc::no_memory);
+  }
+  return {};
+}
+
+std::error_code chmod_local(std::string_view, bool, bool) noexcept {
+  // A named pipe's access is its security descriptor (a DACL), set when it is created; not
+  // done yet.
+  return make_error_code(errc::not_supported);
+}
+
+void unlink_local(std::string_view) noexcept {
+  // A named pipe disappears with its last instance; nothing to remove.
 }
 
 }  // namespace eddy::detail::net

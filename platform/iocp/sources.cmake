@@ -2,3 +2,8 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/iocp_port.cpp platform/iocp/iocp_por
      platform/net.hpp platform/iocp/signal_hook.cpp platform/signal.hpp)
 list(APPEND EDDY_PORT_LIBS ws2_32 mswsock winmm)
 set(EDDY_PORT_PC_LIBS "-lws2_32 -lmswsock -lwinmm")
+# Consoles (eddy::tty, guess_handle): platform/iocp/iocp_console.cpp is the port side.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/iocp/iocp_console.cpp
+     platform/iocp/iocp_console.hpp)
+# Named pipes (eddy::pipe): the marker and instance records shared by net.cpp and iocp_port.cpp.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
