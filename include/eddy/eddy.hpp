@@ -15,3 +15,4 @@
 #include "eddy/tty.hpp"
 #include "eddy/udp.hpp"
 #include "eddy/version.hpp"
+#include "eddy/work.hpp"
