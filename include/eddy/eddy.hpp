@@ -3,6 +3,7 @@
 
 #include "eddy/address.hpp"
 #include "eddy/async.hpp"
+#include "eddy/dns.hpp"
 #include "eddy/error.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
