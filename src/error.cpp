@@ -50,6 +50,9 @@ class eddy_category final : public std::error_category {
       case errc::already_started: return "operation already in progress";
       case errc::not_started: return "handle was never started";
       case errc::closed: return "handle is closed";
+      case errc::host_not_found: return "host or service not found";
+      case errc::try_again: return "temporary failure in name resolution";
+      case errc::dns_failure: return "name resolution failed";
     }
     return fmt::format("eddy error {}", value);
   }
@@ -145,6 +148,11 @@ constexpr mapping win32_table[] = {
     {10061, errc::connection_refused},    // WSAECONNREFUSED
     {10065, errc::host_unreachable},      // WSAEHOSTUNREACH
     {10101, errc::eof},                   // WSAEDISCON
+    {11001, errc::host_not_found},        // WSAHOST_NOT_FOUND
+    {11002, errc::try_again},             // WSATRY_AGAIN
+    {11003, errc::dns_failure},           // WSANO_RECOVERY
+    {11004, errc::host_not_found},        // WSANO_DATA
+    {10109, errc::not_supported},         // WSATYPE_NOT_FOUND
 };
 
 // NTSTATUS values as signed 32-bit numbers.

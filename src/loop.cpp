@@ -273,7 +273,7 @@ void loop_impl::close_all_handles() {
 }
 
 std::error_code loop_impl::close() {
-  if (!handles_.empty() || !closing_.empty()) return make_error_code(errc::busy);
+  if (!handles_.empty() || !closing_.empty() || active_reqs_ != 0) return make_error_code(errc::busy);
   unregister_signals();
   if (port_open_) {
     std::visit(
@@ -330,6 +330,7 @@ void loop_impl::poll(std::int64_t timeout_ns) {
   if (r.woken) {
     process_asyncs();
     process_signals();
+    process_work();
   }
 }
 
@@ -464,8 +465,9 @@ loop::~loop() {
   if (!impl_) return;
   if (impl_->close()) {
     impl_->close_all_handles();
-    // Run only the close phase's work: close callbacks, nothing that polls.
-    while (!impl_->closing_.empty()) impl_->run(run_mode::nowait);
+    // Closed handles cancel their operations; run until those have completed, the close
+    // callbacks have run and queued work has come back (this waits for running work).
+    while (impl_->handle_count_ != 0 || impl_->active_reqs_ != 0) impl_->run(run_mode::once);
     (void)impl_->close();
   }
 }

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 #include <unordered_set>
 
@@ -18,6 +21,7 @@
 namespace eddy::detail {
 
 class loop_impl;
+struct work_state;
 
 // A handle's stored callback. The loop runs it without copying (a std::function copy may
 // allocate) while still letting the callback replace it (start() again with a new one):
@@ -195,6 +199,12 @@ class loop_impl {
   int signal_slot_ = -1;
   void process_signals();
   void unregister_signals() noexcept;
+
+  // Thread pool completions (src/threadpool.cpp): filled by pool threads, drained in poll.
+  std::mutex work_mutex_;
+  std::vector<std::shared_ptr<work_state>> work_done_;
+  void post_work_done(std::shared_ptr<work_state> w);
+  void process_work();
 
   operation* pending_head_ = nullptr;
   operation* pending_tail_ = nullptr;

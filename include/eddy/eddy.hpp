@@ -3,6 +3,7 @@
 
 #include "eddy/address.hpp"
 #include "eddy/async.hpp"
+#include "eddy/dns.hpp"
 #include "eddy/error.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
@@ -15,3 +16,4 @@
 #include "eddy/tty.hpp"
 #include "eddy/udp.hpp"
 #include "eddy/version.hpp"
+#include "eddy/work.hpp"

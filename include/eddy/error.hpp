@@ -45,6 +45,9 @@ enum class errc : int {
   already_started,        // e.g. starting a read twice
   not_started,            // e.g. timer::again() on a timer never started
   closed,                 // the handle is closed or closing
+  host_not_found,         // name resolution: no such host or service
+  try_again,              // name resolution: a temporary failure, try again later
+  dns_failure,            // name resolution failed for another reason
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.

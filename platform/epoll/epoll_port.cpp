@@ -32,7 +32,13 @@ struct io_state {
   bool readable;
   bool writable;
   bool registered;
+  bool running[2];  // run_queue() is serving this side (0 read, 1 write) right now
+  bool retry;       // in retry_: its queue stopped at the per-event limit
 };
+
+// Operations served per socket side per readiness event before others get a turn (libuv
+// reads at most 32 times per event too); the rest continue in the next poll.
+constexpr int max_per_event = 32;
 
 constexpr int max_events = 128;
 
@@ -233,6 +239,15 @@ std::error_code port::attach(io_object& io) {
 
 void port::detach(io_object& io) noexcept {
   io_state& st = state(io);
+  if (st.retry) {
+    for (auto& p : retry_) {
+      if (p == &io) {
+        p = retry_.back();
+        retry_.pop_back();
+        break;
+      }
+    }
+  }
   if (st.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd_of(io), nullptr);
   st = io_state{};
 }
@@ -272,13 +287,19 @@ void port::submit(operation& op) noexcept {
     return;
   }
   if (is_read_side(op.kind)) {
-    if (st.read_head == nullptr && st.readable && perform(op)) {
+    if (st.running[0]) {
+      // Submitted from a callback that run_queue() is delivering: it takes this one next,
+      // in the same poll, while the socket stays readable.
+      push(st.read_head, st.read_tail, op);
+    } else if (st.read_head == nullptr && st.readable && perform(op)) {
       make_ready(op);
     } else {
       push(st.read_head, st.read_tail, op);
     }
   } else {
-    if (st.write_head == nullptr && st.writable && perform(op)) {
+    if (st.running[1]) {
+      push(st.write_head, st.write_tail, op);
+    } else if (st.write_head == nullptr && st.writable && perform(op)) {
       make_ready(op);
     } else {
       push(st.write_head, st.write_tail, op);
@@ -300,23 +321,37 @@ bool port::cancel(operation& op) noexcept {
 
 void port::run_queue(io_object& io, bool read_side, detail::poll_result& out) {
   io_state& st = state(io);
-  for (;;) {
+  const int side = read_side ? 0 : 1;
+  st.running[side] = true;
+  for (int served = 0;; ++served) {
     operation*& head = read_side ? st.read_head : st.write_head;
     operation*& tail = read_side ? st.read_tail : st.write_tail;
-    bool& ready = read_side ? st.readable : st.writable;
-    if (head == nullptr || !ready) return;
+    const bool ready = read_side ? st.readable : st.writable;
+    if (head == nullptr || !ready) break;
+    if (served == max_per_event) {
+      // Still ready with work queued: edge-triggered epoll will not say so again, so come
+      // back to it in the next poll.
+      if (!st.retry) {
+        st.retry = true;
+        retry_.push_back(&io);
+      }
+      break;
+    }
     operation* op = head;
-    if (!perform(*op)) return;
+    if (!perform(*op)) break;
     head = next_of(*op);
     if (head == nullptr) tail = nullptr;
     ++out.completions;
-    detail::deliver(*op);  // may submit to, cancel on, or stop using this io object
+    // May submit to this io object (queued: served in this loop), cancel on it, or close
+    // its handle (detach runs only in the close phase, after this poll).
+    detail::deliver(*op);
   }
+  st.running[side] = false;
 }
 
 detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
-  if (ready_head_ != nullptr) timeout_ns = 0;
+  if (ready_head_ != nullptr || !retry_.empty()) timeout_ns = 0;
 
   epoll_event events[max_events];
   int n = -1;
@@ -356,6 +391,17 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     // long as the io object lives until the close phase, which the core guarantees.
     run_queue(*io, false, out);
     run_queue(*io, true, out);
+  }
+
+  // Sockets that hit the per-event limit last time.
+  if (!retry_.empty()) {
+    std::vector<io_object*> again;
+    again.swap(retry_);
+    for (io_object* io : again) state(*io).retry = false;
+    for (io_object* io : again) {
+      run_queue(*io, false, out);
+      run_queue(*io, true, out);
+    }
   }
 
   // Deliver the ready list as it stands now; operations made ready by these callbacks

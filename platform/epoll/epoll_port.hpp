@@ -7,6 +7,8 @@
 // an eventfd.
 #pragma once
 
+#include <vector>
+
 #include "platform/backend.hpp"
 
 namespace eddy::platform::epoll {
@@ -38,6 +40,8 @@ class port {
   // Operations that complete without waiting for the kernel (nop), delivered by next poll.
   detail::operation* ready_head_ = nullptr;
   detail::operation* ready_tail_ = nullptr;
+  // Sockets whose queues stopped at the per-event limit; served again by the next poll.
+  std::vector<detail::io_object*> retry_;
 };
 
 }  // namespace eddy::platform::epoll

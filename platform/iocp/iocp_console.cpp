@@ -1,11 +1,6 @@
 #include "platform/iocp/iocp_console.hpp"
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 #include <windows.h>
 
 #include <cstring>

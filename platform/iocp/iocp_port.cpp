@@ -1,11 +1,6 @@
 #include "platform/iocp/iocp_port.hpp"
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>

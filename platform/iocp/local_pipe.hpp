@@ -15,12 +15,7 @@
 // - Accepted instances are plain pipe HANDLEs (io_kind::stream), like a connected client.
 #pragma once
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 #include <winsock2.h>
 #include <windows.h>
 

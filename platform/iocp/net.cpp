@@ -5,12 +5,7 @@
 // here (try_send, and the port's follow-up read after a zero-byte read) never block.
 // Overlapped calls are not affected by FIONBIO: they still pend and complete through the port.
 // Winsock is started by the IOCP port when a loop opens (port::init).
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>

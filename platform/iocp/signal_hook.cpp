@@ -1,12 +1,7 @@
 // Windows has no POSIX signals for console programs; console control events stand in:
 // CTRL_C → SIGINT, CTRL_BREAK → SIGBREAK, CTRL_CLOSE → SIGHUP. The handler runs on a thread
 // the system creates, which is where sig::dispatch() is called from.
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 #include <windows.h>
 
 #include <atomic>

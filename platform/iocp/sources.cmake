@@ -1,5 +1,5 @@
-list(APPEND EDDY_PORT_SOURCES platform/iocp/iocp_port.cpp platform/iocp/iocp_port.hpp platform/iocp/net.cpp
-     platform/net.hpp platform/iocp/signal_hook.cpp platform/signal.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/iocp/win32.hpp platform/iocp/iocp_port.cpp platform/iocp/iocp_port.hpp
+     platform/iocp/net.cpp platform/net.hpp platform/iocp/signal_hook.cpp platform/signal.hpp)
 list(APPEND EDDY_PORT_LIBS ws2_32 mswsock winmm)
 set(EDDY_PORT_PC_LIBS "-lws2_32 -lmswsock -lwinmm")
 # Consoles (eddy::tty, guess_handle): platform/iocp/iocp_console.cpp is the port side.
@@ -7,3 +7,5 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/io
      platform/iocp/iocp_console.hpp)
 # Named pipes (eddy::pipe): the marker and instance records shared by net.cpp and iocp_port.cpp.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
+# Name resolution on the thread pool.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)

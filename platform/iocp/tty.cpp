@@ -1,12 +1,7 @@
 // Windows consoles and descriptor kinds (platform/tty.hpp). Reading and writing a console
 // is the port's business (platform/iocp/iocp_console.cpp); this file opens the handle, sets
 // its mode and answers questions about it.
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
+#include "platform/iocp/win32.hpp"
 #include <winsock2.h>
 #include <windows.h>
 #include <io.h>

@@ -2,3 +2,4 @@
 list(APPEND EDDY_PORT_SOURCES platform/posix/posix_util.hpp platform/posix/net.cpp platform/net.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/signal_hook.cpp platform/signal.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/tty.cpp platform/tty.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/posix/resolver.cpp platform/resolver.hpp)

@@ -78,8 +78,15 @@ constexpr std::uint64_t rx_bit = 2;  // user_data of a multishot receive: its st
 
 std::error_code port::init() {
   io_uring_params params{};
-  params.flags = IORING_SETUP_CLAMP;
+  // Cooperative task running (Linux 5.19+): completions are posted when the loop enters the
+  // kernel anyway, instead of interrupting it; the TASKRUN flag says when to enter.
+  params.flags = IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int r = io_uring_queue_init_params(ring_entries, &ring_, &params);
+  if (r == -EINVAL) {
+    params = io_uring_params{};
+    params.flags = IORING_SETUP_CLAMP;
+    r = io_uring_queue_init_params(ring_entries, &ring_, &params);
+  }
   if (r < 0) return make_error_code(errc::backend_unavailable);  // e.g. seccomp, io_uring_disabled
   open_ = true;
   // Timeouts through the wait itself need IORING_FEAT_EXT_ARG (Linux 5.11); without it
@@ -623,7 +630,9 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
   if (ready_head_ != nullptr) timeout_ns = 0;
   if (timeout_ns == 0) {
-    if (io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+    // Enter the kernel only to submit, or when completions wait to be posted.
+    const bool taskrun = (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+    if (io_uring_sq_ready(&ring_) > 0 || taskrun) io_uring_submit_and_get_events(&ring_);
   } else if (io_uring_cq_ready(&ring_) == 0) {
     __kernel_timespec ts{};
     __kernel_timespec* tsp = nullptr;
