@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 
 #include "stream_impl.hpp"
@@ -15,6 +16,7 @@ stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle
   read_op_.acquire = &acquire_read_buffer;
   prepare(write_op_, op_kind::send, &on_write_complete);
   prepare(shutdown_op_, op_kind::nop, &on_shutdown_complete);
+  prepare(unread_op_, op_kind::nop, &on_unread_complete);
   prepare(accept_op_, op_kind::accept, &on_accept_complete);
   prepare(connect_op_, op_kind::connect, &on_connect_complete);
 }
@@ -72,6 +74,11 @@ void stream_impl::read_stop() noexcept {
 
 void stream_impl::start_read() noexcept {
   if (!reading_ || read_op_.in_flight || closing_) return;
+  if (!unread_.empty() || unread_end_) {
+    // What arrived after read_stop() goes first, from the loop (never from read_start()).
+    if (!unread_op_.in_flight) submit(unread_op_);
+    return;
+  }
   read_buf_ = {nullptr, 0};
   read_op_.kind = io_.kind == io_kind::socket ? op_kind::recv : op_kind::read;
   submit(read_op_);
@@ -102,23 +109,68 @@ void stream_impl::on_read_complete(operation* op) {
     s.pending_handles_.push(op->accepted);
     op->accepted = -1;
   }
-  if (s.closing_ || !s.reading_) return;  // cancelled by read_stop() or close()
+  if (s.closing_) return;
   std::error_code ec = op->error;
   std::size_t n = 0;
   if (!ec) {
     n = static_cast<std::size_t>(op->result);
-    if (n == 0) {
-      ec = make_error_code(errc::eof);
-      s.eof_ = true;
-    }
+    if (n == 0) ec = make_error_code(errc::eof);
   }
-  if (ec == errc::operation_canceled) return;
+  if (ec == errc::operation_canceled) {
+    s.start_read();  // read_stop() cancelled it; read_start() may have come since
+    return;
+  }
+  if (!s.reading_) {
+    // read_stop() came while the read was in flight and the data won the race: keep it
+    // (or the end of stream) for the next read_start(), nothing is lost.
+    if (ec) {
+      s.unread_end_ = ec;
+    } else {
+      const auto* p = static_cast<const std::byte*>(buf.base);
+      s.unread_.insert(s.unread_.end(), p, p + n);
+    }
+    return;
+  }
+  if (ec == errc::eof) s.eof_ = true;
   if (ec) {
     s.reading_ = false;  // reading stops on end of stream or error
     if (!s.listening_ && s.write_head_ == nullptr) s.set_active(false);
   }
   std::span<std::byte> data(static_cast<std::byte*>(buf.base), n);
   s.loop_.invoke([&] { s.on_read_(ec, data); });
+  s.start_read();
+}
+
+void stream_impl::on_unread_complete(operation* op) {
+  stream_impl& s = owner_of(op);
+  s.op_done();
+  if (s.closing_ || !s.reading_) return;
+  if (!s.unread_.empty()) {
+    mutable_buffer buf;
+    if (s.alloc_) {
+      s.loop_.invoke([&] { buf = s.alloc_(s.unread_.size()); });
+    } else {
+      if (!s.own_buffer_) s.own_buffer_ = std::make_unique<std::byte[]>(own_buffer_size);
+      buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
+    }
+    const std::size_t n = std::min(buf.size(), s.unread_.size());
+    if (n == 0) {
+      s.reading_ = false;
+      s.loop_.invoke([&] { s.on_read_(make_error_code(errc::no_memory), {}); });
+      return;
+    }
+    std::copy_n(s.unread_.begin(), n, buf.begin());
+    s.unread_.erase(s.unread_.begin(), s.unread_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::span<std::byte> data(buf.data(), n);
+    s.loop_.invoke([&] { s.on_read_({}, data); });
+  } else {
+    std::error_code ec = s.unread_end_;
+    s.unread_end_ = {};
+    if (ec == errc::eof) s.eof_ = true;
+    s.reading_ = false;
+    if (!s.listening_ && s.write_head_ == nullptr) s.set_active(false);
+    s.loop_.invoke([&] { s.on_read_(ec, {}); });
+  }
   s.start_read();
 }
 

@@ -50,6 +50,11 @@ class stream_impl : public io_handle {
   io_vec read_buf_{nullptr, 0};  // the buffer acquired for the read in flight
   std::unique_ptr<std::byte[]> own_buffer_;
   bool eof_ = false;
+  // Data (or the end of the stream) that a read in flight brought after read_stop():
+  // delivered first by the next read_start(), through unread_op_ (a nop) from the loop.
+  std::vector<std::byte> unread_;
+  std::error_code unread_end_;
+  operation unread_op_;
 
   // Writing.
   write_request* write_head_ = nullptr;
@@ -93,6 +98,7 @@ class stream_impl : public io_handle {
 
   static stream_impl& owner_of(operation* op) noexcept { return io_handle::owner_of<stream_impl>(op); }
   static void on_read_complete(operation* op);
+  static void on_unread_complete(operation* op);
   static void on_write_complete(operation* op);
   static void on_shutdown_complete(operation* op);
   static void on_accept_complete(operation* op);

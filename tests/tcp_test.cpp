@@ -381,6 +381,44 @@ TEST_P(TcpTest, ReadStopAndStartAgain) {
   EXPECT_EQ(got, "firstsecond");
 }
 
+TEST_P(TcpTest, StoppingAndRestartingInEveryReadCallbackLosesNothing) {
+  // read_stop() cancels the read in flight; read_start() right after must carry on, and
+  // data that won the race against the cancellation must come first, not vanish.
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  auto data = pattern(2 << 20);
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));
+    for (std::size_t off = 0; off < data.size(); off += 64 * 1024) {
+      c.write(eddy::const_buffer(data.data() + off, 64 * 1024), [](std::error_code) {});
+    }
+    c.shutdown([&c](std::error_code) { c.close(); });
+  }));
+  eddy::tcp client(loop());
+  std::vector<std::byte> got;
+  std::error_code end;
+  eddy::read_callback on_read = [&](std::error_code ec, std::span<std::byte> d) {
+    if (ec) {
+      end = ec;
+      client.close();
+      server_->close();
+      return;
+    }
+    got.insert(got.end(), d.begin(), d.end());
+    client.read_stop();
+    EXPECT_FALSE(client.read_start(on_read));
+  };
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    client.read_start(on_read);
+  }));
+  loop().run();
+  EXPECT_EQ(end, eddy::errc::eof);
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+}
+
 TEST_P(TcpTest, AddressesAndOptions) {
   auto addr = start_echo_server();
   eddy::tcp client(loop());

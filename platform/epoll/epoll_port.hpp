@@ -36,7 +36,13 @@ class port {
   void run_queue(detail::io_object& io, bool read_side, detail::poll_result& out);
   int epfd_ = -1;
   int wakefd_ = -1;
-  bool have_pwait2_ = true;
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer runs signal handlers only inside system calls it intercepts, and it does
+  // not intercept epoll_pwait2: a signal could wait forever. Use epoll_pwait under TSan.
+  bool have_pwait2_ = false;
+#else
+  bool have_pwait2_ = true;  // epoll_pwait2 (Linux 5.11+): nanosecond timeouts
+#endif
   // Operations that complete without waiting for the kernel (nop), delivered by next poll.
   detail::operation* ready_head_ = nullptr;
   detail::operation* ready_tail_ = nullptr;
