@@ -8,6 +8,21 @@
 
 #include "port_fixture.hpp"
 
+#if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -560,6 +575,49 @@ TEST_P(TcpTest, ClosingAListenerWithWaitingConnectionsLeaksNothing) {
   }
   loop().run();
   EXPECT_EQ(ended, 8);
+}
+
+TEST_P(TcpTest, AnAdoptedListeningSocketAcceptsEveryClient) {
+  // A socket that is listening already when tcp::open adopts it (one that may be shared
+  // with other processes: the iocp port then keeps a single AcceptEx pending on it).
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+#if defined(_WIN32)
+  SOCKET s = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+  ASSERT_NE(s, INVALID_SOCKET);
+#else
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+#endif
+  ASSERT_EQ(::bind(s, reinterpret_cast<const sockaddr*>(&sin), sizeof sin), 0);
+  ASSERT_EQ(::listen(s, 64), 0);
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->open(static_cast<std::intptr_t>(s)));
+  constexpr int n = 20;
+  int served = 0, welcomed = 0;
+  ASSERT_FALSE(server_->listen(64, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(c));
+    c.write(eddy::buffer("hi"), [&c](std::error_code) { c.close(); });
+    ++served;
+  }));
+  std::vector<std::unique_ptr<eddy::tcp>> clients;
+  for (int i = 0; i < n; ++i) {
+    auto& c = *clients.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(c.connect(server_->local_address(), [&](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      c.read_start([&](std::error_code rec, std::span<std::byte>) {
+        if (rec) return;
+        c.close();
+        if (++welcomed == n) server_->close();
+      });
+    }));
+  }
+  loop().run();
+  EXPECT_EQ(served, n);
+  EXPECT_EQ(welcomed, n);
 }
 
 TEST_P(TcpTest, UnconnectedStreamsRefuseIo) {

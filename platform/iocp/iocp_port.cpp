@@ -23,6 +23,55 @@
 #include "platform/net.hpp"
 
 namespace eddy::platform::iocp {
+
+// A socket listener's AcceptEx calls. The port keeps several pending per listener, so
+// connections are accepted while the core is busy elsewhere (libuv keeps 32; 8 is plenty
+// for a loop that hands each one to a callback), but one only on a listener that may be
+// shared with other processes (adopted already listening, see attach): a connection
+// accepted here is one another process cannot serve. The core still has one accept
+// operation in flight at a time: connections accepted while it is not waiting are kept in
+// the stash and handed to the next accept operation (through the ready list); a slot is
+// posted again once the connection it accepted has been handed out, so pending + stashed
+// never exceeds the listener's capacity, and further connections wait in the kernel backlog.
+//
+// Each slot is a pending AcceptEx: its OVERLAPPED, the socket created beforehand that the
+// call connects, and the address buffer AcceptEx writes (the local and remote addresses,
+// each with 16 bytes of overhead), all of which must stay put until the call completes.
+// The context is allocated on a listener's first accept; detach cancels the pending calls
+// and orphans it, and the last of their packets (or close()) frees it.
+struct accept_context;
+struct accept_slot {
+  static constexpr DWORD address_len = sizeof(sockaddr_in6) + 16;
+  OVERLAPPED ov;
+  // Always &accept_packet_tag, at the offset of op_state::owner: how a listener's AcceptEx
+  // packet is told from an operation's and from a pipe instance's (nullptr there).
+  detail::operation* tag;
+  accept_context* ctx;
+  // The socket the pending AcceptEx connects; INVALID_SOCKET while the slot is idle.
+  SOCKET socket;
+  alignas(8) char addresses[2 * address_len];
+};
+
+struct accept_context {
+  static constexpr std::uint32_t max_slots = 8;
+  SOCKET listener = INVALID_SOCKET;
+  int family = 0;
+  bool skip_on_success = false;  // the listener's: an AcceptEx that succeeds at once queues no packet
+  bool orphaned = false;         // detach ran: packets only count down pending
+  std::uint32_t capacity = max_slots;  // slots in use: max_slots, or 1 for a shared listener
+  std::uint32_t pending = 0;           // AcceptEx calls whose completion has not been seen
+  detail::operation* waiting = nullptr;  // the core's accept operation, while it waits
+  // Accepted sockets nobody has taken yet, oldest first (a ring of capacity entries).
+  SOCKET stash[max_slots] = {};
+  std::uint32_t stash_head = 0;
+  std::uint32_t stash_count = 0;
+  // An error that came while nobody waited (or with nothing to hand out): the next accept
+  // operation reports it, after the stashed connections.
+  std::error_code stashed_error;
+  accept_context* next_orphan = nullptr;  // port::orphaned_accepts_
+  accept_slot slots[max_slots] = {};
+};
+
 namespace {
 
 // What the port keeps in operation::port_data. The OVERLAPPED comes first, so the pointer
@@ -45,8 +94,8 @@ struct op_state {
   // read finished (no data has been taken from the socket yet) and an accept that would
   // otherwise be retried. Other operations that finished anyway report what happened.
   bool cancel_requested;
-  // accept: this operation's AcceptEx owns the listener's pre-created accept socket.
-  bool owns_accept_socket;
+  // accept on a socket listener: the operation is its accept_context's waiting one.
+  bool accept_waiting;
   // connect: the port bound the socket (to the wildcard address) for ConnectEx.
   bool bound_by_port;
   // accept / connect on a named pipe (the io object is a local_pipe marker).
@@ -63,20 +112,15 @@ static_assert(sizeof(DWORD) == sizeof(std::uint32_t));
 static_assert(sizeof(HANDLE) == sizeof(void*));
 static_assert(std::is_standard_layout_v<op_state>, "the OVERLAPPED must be at offset 0");
 
-// AcceptEx writes the local and remote addresses, each with 16 bytes of overhead, into a
-// caller buffer that must stay put until it completes: too big for operation::port_data
-// (64 bytes, the OVERLAPPED takes 32), so each listener gets one of these on its first
-// accept, freed by detach(). One AcceptEx is outstanding per listener (the core issues one
-// accept at a time; connections wait in the kernel backlog meanwhile).
-struct accept_context {
-  static constexpr DWORD address_len = sizeof(sockaddr_in6) + 16;
-  SOCKET socket = INVALID_SOCKET;  // the socket the pending AcceptEx will connect
-  alignas(8) char addresses[2 * address_len];
-};
+// Marks the packets of a listener's AcceptEx calls (accept_slot::tag); never used as an
+// operation.
+detail::operation accept_packet_tag;
+static_assert(std::is_standard_layout_v<accept_slot>, "the OVERLAPPED must be at offset 0");
+static_assert(offsetof(accept_slot, tag) == offsetof(op_state, owner));
 
 // What the port keeps in io_object::port_data.
 struct io_state {
-  accept_context* accept;
+  accept_context* accept;  // a socket listener's, from its first accept
   // io_kind::stream on a disk file: overlapped reads and writes go at this offset (a file
   // opened for overlapped I/O has no file pointer of its own).
   std::uint64_t offset;
@@ -84,6 +128,10 @@ struct io_state {
   // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is in effect: an overlapped call that succeeds at
   // once queues no packet, and the port delivers it from its ready list instead.
   bool skip_on_success;
+  // The socket was listening already when attached: adopted (tcp::open, or a handle passed
+  // over an ipc pipe), so other processes may accept on it too. eddy's own listeners are
+  // attached before they listen. One AcceptEx pending on it instead of max_slots.
+  bool shared_listener;
 };
 static_assert(sizeof(io_state) <= sizeof(detail::io_object::port_data));
 static_assert(std::is_trivially_destructible_v<io_state>);
@@ -214,7 +262,7 @@ std::error_code winsock_startup() noexcept {
 // The error a socket operation's packet carries. NTSTATUS codes the error table does not
 // know are translated by Winsock itself (WSAGetOverlappedResult gives a WSA code); the
 // socket is still open, since the core closes it only after its operations completed.
-std::error_code packet_error(op_state& st, std::int32_t status, bool is_socket) noexcept {
+std::error_code packet_error(HANDLE handle, OVERLAPPED& ov, std::int32_t status, bool is_socket) noexcept {
   if (status == 0) return {};
   std::error_code ec = from_ntstatus(status);
   if (ec != errc::unknown) return ec;
@@ -222,13 +270,52 @@ std::error_code packet_error(op_state& st, std::int32_t status, bool is_socket) 
   DWORD flags = 0;
   if (!is_socket) {
     // A pipe or file: GetOverlappedResult translates the status into a Win32 code.
-    if (!::GetOverlappedResult(st.handle, &st.ov, &bytes, FALSE)) return from_win32(::GetLastError());
+    if (!::GetOverlappedResult(handle, &ov, &bytes, FALSE)) return from_win32(::GetLastError());
     return ec;
   }
-  if (!::WSAGetOverlappedResult(reinterpret_cast<SOCKET>(st.handle), &st.ov, &bytes, FALSE, &flags)) {
+  if (!::WSAGetOverlappedResult(reinterpret_cast<SOCKET>(handle), &ov, &bytes, FALSE, &flags)) {
     return last_wsa_error();
   }
   return ec;
+}
+std::error_code packet_error(op_state& st, std::int32_t status, bool is_socket) noexcept {
+  return packet_error(st.handle, st.ov, status, is_socket);
+}
+
+void stash_push(accept_context& ctx, SOCKET s) noexcept {
+  ctx.stash[(ctx.stash_head + ctx.stash_count) % ctx.capacity] = s;
+  ++ctx.stash_count;
+}
+SOCKET stash_pop(accept_context& ctx) noexcept {
+  const SOCKET s = ctx.stash[ctx.stash_head];
+  ctx.stash_head = (ctx.stash_head + 1) % ctx.capacity;
+  --ctx.stash_count;
+  return s;
+}
+
+// slot's AcceptEx (on a listener not detached) finished with ec: its connection goes to the
+// stash, and the slot is idle again.
+void finish_accept_slot(accept_context& ctx, accept_slot& slot, std::error_code ec) noexcept {
+  --ctx.pending;
+  const SOCKET accepted = slot.socket;
+  slot.socket = INVALID_SOCKET;
+  // Gives the accepted socket the listener's properties and makes getsockname,
+  // getpeername and shutdown work on it.
+  if (!ec && ::setsockopt(accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+                          reinterpret_cast<const char*>(&ctx.listener), sizeof ctx.listener) != 0) {
+    ec = last_wsa_error();
+  }
+  if (!ec) {
+    stash_push(ctx, accepted);
+    return;
+  }
+  ::closesocket(accepted);
+  // The client gave up before it was accepted (Windows reports it; Linux's accept skips
+  // it): nothing to report, the slot is posted again for the next connection (as the epoll
+  // port does on ECONNABORTED). A cancellation cannot come from the core (its cancel does
+  // not touch the slots) and is not an error of the listener either.
+  if (ec == errc::connection_reset || ec == errc::connection_aborted || ec == errc::operation_canceled) return;
+  if (!ctx.stashed_error) ctx.stashed_error = ec;
 }
 
 }  // namespace
@@ -270,6 +357,13 @@ std::error_code port::attach(detail::io_object& io) {
   ios.skip_on_success =
       is_ifs_socket(s) && ::SetFileCompletionNotificationModes(
                               handle_of(s), FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE;
+  // eddy attaches the sockets it creates before they listen; one listening already was
+  // adopted, and may be shared with other processes (see accept_context).
+  BOOL listening = FALSE;
+  int listening_len = sizeof listening;
+  ios.shared_listener = ::getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening),
+                                     &listening_len) == 0 &&
+                        listening != FALSE;
   return {};
 }
 
@@ -299,8 +393,25 @@ void port::detach(detail::io_object& io) noexcept {
     return;
   }
   if (ios.accept != nullptr) {
-    if (ios.accept->socket != INVALID_SOCKET) ::closesocket(ios.accept->socket);
-    delete ios.accept;
+    // A listener: the connections accepted and not handed out are closed (their clients see
+    // a reset), the pending AcceptEx calls cancelled and their sockets closed. Their packets
+    // may still come, and point into the context: it is freed only after the last one.
+    accept_context* ctx = ios.accept;
+    ctx->waiting = nullptr;
+    while (ctx->stash_count > 0) ::closesocket(stash_pop(*ctx));
+    for (accept_slot& slot : ctx->slots) {
+      if (slot.socket == INVALID_SOCKET) continue;
+      ::CancelIoEx(handle_of(ctx->listener), &slot.ov);
+      ::closesocket(slot.socket);
+      slot.socket = INVALID_SOCKET;
+    }
+    if (ctx->pending == 0) {
+      delete ctx;
+    } else {
+      ctx->orphaned = true;
+      ctx->next_orphan = orphaned_accepts_;
+      orphaned_accepts_ = ctx;
+    }
   }
   ios = io_state{};
 }
@@ -367,7 +478,7 @@ void port::start_io(detail::operation& op) noexcept {
   const SOCKET s = socket_of(io);
   st.ov = OVERLAPPED{};
   st.handle = handle_of(s);
-  st.owns_accept_socket = false;
+  st.accept_waiting = false;
   st.bound_by_port = false;
   st.local = false;
   st.pipe = nullptr;
@@ -408,28 +519,31 @@ void port::start_io(detail::operation& op) noexcept {
     case detail::op_kind::nop:
       return;  // handled by submit
     case detail::op_kind::accept: {
-      const auto accept_ex = winsock_extensions().accept_ex;
-      if (accept_ex == nullptr) return fail(make_error_code(errc::not_supported));
+      if (winsock_extensions().accept_ex == nullptr) return fail(make_error_code(errc::not_supported));
       io_state& ios = io_state_of(io);
       if (ios.accept == nullptr) {
-        ios.accept = new (std::nothrow) accept_context;
-        if (ios.accept == nullptr) return fail(make_error_code(errc::no_memory));
+        auto* ctx = new (std::nothrow) accept_context{};
+        if (ctx == nullptr) return fail(make_error_code(errc::no_memory));
+        ctx->listener = s;
+        ctx->family = io.family;
+        ctx->skip_on_success = ios.skip_on_success;
+        ctx->capacity = ios.shared_listener ? 1 : accept_context::max_slots;
+        for (accept_slot& slot : ctx->slots) {
+          slot.tag = &accept_packet_tag;
+          slot.ctx = ctx;
+          slot.socket = INVALID_SOCKET;
+        }
+        ios.accept = ctx;
       }
       accept_context& ctx = *ios.accept;
-      if (ctx.socket != INVALID_SOCKET) return fail(make_error_code(errc::already_started));
-      // The socket AcceptEx connects is created up front, of the listener's family, with the
-      // same flags as every eddy socket (overlapped, not inheritable, non-blocking).
-      detail::net::native_socket accepted = detail::net::invalid_socket;
-      if (auto ec = detail::net::open_tcp(io.family == AF_INET6 ? address_family::ipv6 : address_family::ipv4,
-                                          accepted)) {
-        return fail(ec);
-      }
-      ctx.socket = static_cast<SOCKET>(accepted);
-      st.owns_accept_socket = true;
-      ok = accept_ex(s, ctx.socket, ctx.addresses, 0, accept_context::address_len, accept_context::address_len, &bytes,
-                     &st.ov);
-      bytes = 0;
-      break;
+      if (ctx.waiting != nullptr) return fail(make_error_code(errc::already_started));
+      // No overlapped call of its own: the listener's slots accept, and serve_accept hands
+      // the operation a connection (or an error) through the ready list.
+      st.handle = nullptr;
+      st.accept_waiting = true;
+      ctx.waiting = &op;
+      serve_accept(ctx);
+      return;
     }
     case detail::op_kind::connect: {
       const auto connect_ex = winsock_extensions().connect_ex;
@@ -672,39 +786,94 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
       }
       bytes = 0;
       break;
-    case detail::op_kind::accept: {
+    case detail::op_kind::accept:
+      // Always from the ready list, with op.accepted or op.error set when the connection
+      // (or the error) was handed over: by serve_accept for a socket, complete_pipe_accept
+      // for a named pipe.
       bytes = 0;
-      if (st.local) break;  // a named pipe: complete_pipe_accept set op.accepted
-      if (!st.owns_accept_socket) break;  // failed before its AcceptEx was issued
-      accept_context& ctx = *io_state_of(io).accept;
-      const SOCKET accepted = ctx.socket;
-      ctx.socket = INVALID_SOCKET;
-      st.owns_accept_socket = false;
-      // Gives the accepted socket the listener's properties and makes getsockname,
-      // getpeername and shutdown work on it.
-      if (!ec && ::setsockopt(accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, reinterpret_cast<const char*>(&s),
-                              sizeof s) != 0) {
-        ec = last_wsa_error();
-      }
-      if (!ec) {
-        op.accepted = static_cast<std::intptr_t>(accepted);
-        break;
-      }
-      ::closesocket(accepted);
-      if ((ec == errc::connection_reset || ec == errc::connection_aborted) && !st.cancel_requested) {
-        // The client gave up before it was accepted (Windows reports it; Linux's accept
-        // skips it): try the next connection, as the epoll port does on ECONNABORTED.
-        start_io(op);
-        return;
-      }
       break;
-    }
   }
   op.error = ec;
   op.result = ec ? 0 : static_cast<std::int64_t>(bytes);
   st.owner = nullptr;  // no longer in flight in this port
   ++out.completions;
   detail::deliver(op);
+}
+
+// ---------------------------------------------------------------- socket listeners (accept_context)
+
+void port::arm_accepts(accept_context& ctx) noexcept {
+  const auto accept_ex = winsock_extensions().accept_ex;
+  while (!ctx.orphaned && ctx.pending + ctx.stash_count < ctx.capacity) {
+    // pending < capacity, so an idle slot exists.
+    accept_slot* slot = ctx.slots;
+    while (slot->socket != INVALID_SOCKET) ++slot;
+    // The socket AcceptEx connects is created up front, of the listener's family, with the
+    // same flags as every eddy socket (overlapped, not inheritable, non-blocking).
+    detail::net::native_socket accepted = detail::net::invalid_socket;
+    if (auto ec = detail::net::open_tcp(ctx.family == AF_INET6 ? address_family::ipv6 : address_family::ipv4,
+                                        accepted)) {
+      if (!ctx.stashed_error) ctx.stashed_error = ec;
+      return;
+    }
+    slot->socket = static_cast<SOCKET>(accepted);
+    slot->ov = OVERLAPPED{};
+    ++ctx.pending;
+    DWORD bytes = 0;
+    if (accept_ex(ctx.listener, slot->socket, slot->addresses, 0, accept_slot::address_len, accept_slot::address_len,
+                  &bytes, &slot->ov)) {
+      // Finished at once: without FILE_SKIP_COMPLETION_PORT_ON_SUCCESS its packet is queued
+      // as usual; with it there is none, so the connection is taken now.
+      if (ctx.skip_on_success) finish_accept_slot(ctx, *slot, {});
+      continue;
+    }
+    const int err = ::WSAGetLastError();
+    if (err == WSA_IO_PENDING) continue;  // a packet will come
+    // Failed at once: no packet is queued. A client that left is skipped (and the slot
+    // posted again); any other error is kept for the accept operation, and not retried here.
+    const std::error_code ec = from_win32(static_cast<std::uint32_t>(err));
+    finish_accept_slot(ctx, *slot, ec);
+    if (ec != errc::connection_reset && ec != errc::connection_aborted) return;
+  }
+}
+
+void port::serve_accept(accept_context& ctx) noexcept {
+  arm_accepts(ctx);
+  detail::operation* op = ctx.waiting;
+  if (op == nullptr) return;
+  if (ctx.stash_count > 0) {
+    op->accepted = static_cast<std::intptr_t>(stash_pop(ctx));
+    op->error = {};
+  } else if (ctx.stashed_error) {
+    op->error = ctx.stashed_error;
+    ctx.stashed_error.clear();
+  } else {
+    return;  // AcceptEx calls are pending: the operation waits for one
+  }
+  ctx.waiting = nullptr;
+  detail::port_state<op_state>(*op).accept_waiting = false;
+  push_ready(*op);
+  arm_accepts(ctx);  // the slot of the connection handed out is posted again
+}
+
+void port::on_accept_packet(void* overlapped) noexcept {
+  auto& slot = *static_cast<accept_slot*>(overlapped);
+  accept_context& ctx = *slot.ctx;
+  if (ctx.orphaned) {
+    // Cancelled by detach (or finished just before it; detach closed the socket already).
+    if (--ctx.pending != 0) return;
+    for (accept_context** p = &orphaned_accepts_; *p != nullptr; p = &(*p)->next_orphan) {
+      if (*p == &ctx) {
+        *p = ctx.next_orphan;
+        break;
+      }
+    }
+    delete &ctx;
+    return;
+  }
+  const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(slot.ov.Internal));
+  finish_accept_slot(ctx, slot, packet_error(handle_of(ctx.listener), slot.ov, status, true));
+  serve_accept(ctx);
 }
 
 // ---------------------------------------------------------------- named pipes (local_pipe.hpp)
@@ -875,6 +1044,15 @@ bool port::cancel(detail::operation& op) noexcept {
     }
     return true;
   }
+  if (st.accept_waiting) {
+    // A socket accept waiting for a connection: the listener's AcceptEx calls stay pending
+    // (what they accept is kept for the next accept), the operation completes from poll.
+    io_state_of(*op.io).accept->waiting = nullptr;
+    st.accept_waiting = false;
+    op.error = make_error_code(errc::operation_canceled);
+    push_ready(op);
+    return true;
+  }
   if (st.pipe != nullptr && st.pipe->waiting_accept == &op) {
     // A pipe accept waiting for a client: no call to cancel, it completes from poll.
     st.pipe->waiting_accept = nullptr;
@@ -929,7 +1107,12 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
       }
       continue;
     }
-    if (packet_owner(e.lpOverlapped) == nullptr) {
+    const detail::operation* owner = packet_owner(e.lpOverlapped);
+    if (owner == &accept_packet_tag) {
+      on_accept_packet(e.lpOverlapped);  // a listener's AcceptEx
+      continue;
+    }
+    if (owner == nullptr) {
       on_instance_packet(e.lpOverlapped);  // a pipe instance's ConnectNamedPipe
       continue;
     }
@@ -1021,6 +1204,27 @@ void port::wake() noexcept {
 }
 
 void port::close() noexcept {
+  // Detached listeners whose cancelled AcceptEx calls have not come back yet: their packets
+  // are queued (or about to be: the listener sockets are closed) and point into the
+  // contexts. Take them out of the port before it goes, and only then free the contexts.
+  // Nothing else is delivered here; a context whose calls never come back is leaked rather
+  // than freed under the kernel.
+  for (int round = 0; iocp_ != nullptr && orphaned_accepts_ != nullptr && round < 100; ++round) {
+    OVERLAPPED_ENTRY entries[batch_size];
+    ULONG n = 0;
+    if (!::GetQueuedCompletionStatusEx(iocp_, entries, batch_size, &n, round == 0 ? 0 : 10, FALSE)) continue;
+    for (ULONG i = 0; i < n; ++i) {
+      OVERLAPPED* ov = entries[i].lpOverlapped;
+      if (entries[i].lpCompletionKey != op_key || ov == nullptr) continue;
+      const detail::operation* owner = packet_owner(ov);
+      if (owner == &accept_packet_tag && static_cast<accept_slot*>(static_cast<void*>(ov))->ctx->orphaned) {
+        on_accept_packet(ov);
+      } else if (owner == nullptr && static_cast<pipe_instance*>(static_cast<void*>(ov))->listener == nullptr) {
+        free_pipe_instance(static_cast<pipe_instance*>(static_cast<void*>(ov)));  // orphaned by detach
+      }
+    }
+  }
+  orphaned_accepts_ = nullptr;
   if (iocp_ != nullptr) {
     ::CloseHandle(iocp_);
     iocp_ = nullptr;

@@ -21,7 +21,8 @@
 
 namespace eddy::platform::iocp {
 
-struct local_pipe;  // local_pipe.hpp
+struct local_pipe;      // local_pipe.hpp
+struct accept_context;  // a socket listener's pending AcceptEx calls (iocp_port.cpp)
 
 class port {
  public:
@@ -50,6 +51,13 @@ class port {
   // the next step (another zero-byte read, another AcceptEx) and leaves it in flight.
   void finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out);
   void push_ready(detail::operation& op) noexcept;
+  // Socket listeners (see accept_context): posts AcceptEx calls until the listener's slots
+  // are all pending or holding a connection; hands a kept connection (or error) to the
+  // waiting accept through the ready list, then posts again.
+  void arm_accepts(accept_context& ctx) noexcept;
+  void serve_accept(accept_context& ctx) noexcept;
+  // A listener's AcceptEx packet (overlapped: its slot's OVERLAPPED).
+  void on_accept_packet(void* overlapped) noexcept;
   // Pipes and files (io_kind::stream): associates the HANDLE with the port.
   std::error_code attach_handle(detail::io_object& io);
   void forget_preassociated(void* handle) noexcept;
@@ -79,6 +87,9 @@ class port {
   // Pipe instances connected by this port's ConnectNamedPipe and handed out by an accept:
   // associated with the port already, so attach must not associate them again.
   std::vector<void*> preassociated_;
+  // Contexts of detached listeners whose cancelled AcceptEx calls have not all come back:
+  // freed by the last packet, or by close() once it has drained them.
+  accept_context* orphaned_accepts_ = nullptr;
 };
 
 }  // namespace eddy::platform::iocp
