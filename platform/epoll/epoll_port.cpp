@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <ctime>
 
 #include "platform/posix/fd_passing.hpp"
@@ -39,6 +41,25 @@ struct io_state {
 // Operations served per socket side per readiness event before others get a turn (libuv
 // reads at most 32 times per event too); the rest continue in the next poll.
 constexpr int max_per_event = 32;
+
+}  // namespace
+
+// Datagrams received together with recvmmsg and not yet handed out. One batch per port,
+// owned by one socket at a time; receive operations on that socket are served from it
+// (copying into the caller's buffer) before the next recvmmsg.
+struct port::datagram_batch {
+  static constexpr unsigned slots = 16;
+  static constexpr std::size_t slot_size = 64 * 1024;  // any UDP datagram fits
+  std::unique_ptr<std::byte[]> data{new std::byte[std::size_t{slots} * slot_size]};  // touched as used
+  mmsghdr hdrs[slots];
+  iovec iov[slots];
+  sockaddr_storage names[slots];
+  io_object* owner = nullptr;
+  unsigned next = 0;
+  unsigned count = 0;
+};
+
+namespace {
 
 constexpr int max_events = 128;
 
@@ -87,7 +108,46 @@ bool take_buffer(operation& op) noexcept {
 
 // One attempt at op's syscall: its return value, or -1 with errno set (EAGAIN: wait for
 // readiness), or no_buffer.
-ssize_t attempt(operation& op) noexcept {
+// Hands out datagram i of the batch to op.
+ssize_t serve_datagram(port::datagram_batch& b, operation& op) noexcept {
+  const unsigned i = b.next++;
+  if (b.next == b.count) b.owner = nullptr;
+  const std::size_t len = b.hdrs[i].msg_len;
+  const std::size_t n = len < op.buf.len ? len : op.buf.len;
+  std::memcpy(op.buf.base, b.data.get() + std::size_t{i} * port::datagram_batch::slot_size, n);
+  const socklen_t namelen = b.hdrs[i].msg_hdr.msg_namelen;
+  std::memcpy(op.from, &b.names[i], namelen <= 128 ? namelen : 128);
+  op.fromlen = namelen;
+  const bool cut = (b.hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > op.buf.len;
+  op.flags = cut ? detail::datagram_truncated : 0;
+  return static_cast<ssize_t>(n);
+}
+
+// A datagram for op through recvmmsg: from what the batch holds for this socket, or a new
+// batch. Returns -2 (not_batched) when the batch belongs to another socket.
+constexpr ssize_t not_batched = -3;
+ssize_t receive_batched(port::datagram_batch& b, operation& op) noexcept {
+  io_object& io = *op.io;
+  if (b.owner == &io) return serve_datagram(b, op);
+  if (b.owner != nullptr) return not_batched;
+  for (unsigned i = 0; i < port::datagram_batch::slots; ++i) {
+    b.iov[i].iov_base = b.data.get() + std::size_t{i} * port::datagram_batch::slot_size;
+    b.iov[i].iov_len = port::datagram_batch::slot_size;
+    b.hdrs[i] = mmsghdr{};
+    b.hdrs[i].msg_hdr.msg_iov = &b.iov[i];
+    b.hdrs[i].msg_hdr.msg_iovlen = 1;
+    b.hdrs[i].msg_hdr.msg_name = &b.names[i];
+    b.hdrs[i].msg_hdr.msg_namelen = sizeof b.names[i];
+  }
+  const int n = ::recvmmsg(fd_of(io), b.hdrs, port::datagram_batch::slots, MSG_DONTWAIT, nullptr);
+  if (n <= 0) return -1;  // errno set (EAGAIN: wait for readiness)
+  b.owner = &io;
+  b.next = 0;
+  b.count = static_cast<unsigned>(n);
+  return serve_datagram(b, op);
+}
+
+ssize_t attempt(operation& op, port::datagram_batch* batch) noexcept {
   io_object& io = *op.io;
   const int fd = fd_of(io);
   switch (op.kind) {
@@ -122,6 +182,10 @@ ssize_t attempt(operation& op) noexcept {
       return ::read(fd, op.buf.base, op.buf.len);
     case op_kind::recvfrom: {
       if (!take_buffer(op)) return no_buffer;
+      if (batch != nullptr) {
+        const ssize_t r = receive_batched(*batch, op);
+        if (r != not_batched) return r;
+      }
       msghdr msg{};
       msg.msg_iov = reinterpret_cast<iovec*>(&op.buf);
       msg.msg_iovlen = 1;
@@ -164,9 +228,9 @@ bool is_read_side(op_kind k) noexcept;
 
 // Tries the operation's syscall. Returns false when it must wait for readiness (EAGAIN);
 // true when it finished, with op.result / op.error set.
-bool perform(operation& op) noexcept {
+bool perform(operation& op, port::datagram_batch* batch) noexcept {
   for (;;) {
-    const ssize_t n = attempt(op);
+    const ssize_t n = attempt(op, batch);
     if (n >= 0) {
       op.result = n;
       // A short write means the socket buffer is full: wait for EPOLLOUT before the rest.
@@ -198,6 +262,9 @@ bool is_read_side(op_kind k) noexcept {
 }
 
 }  // namespace
+
+port::port() = default;  // out of line: datagram_batch is complete only here
+port::~port() { close(); }
 
 std::error_code port::init() {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -237,8 +304,14 @@ std::error_code port::attach(io_object& io) {
   return {};
 }
 
+port::datagram_batch* port::batch() noexcept {
+  if (!batch_) batch_.reset(new (std::nothrow) datagram_batch);  // without it: one recvmsg each
+  return batch_.get();
+}
+
 void port::detach(io_object& io) noexcept {
   io_state& st = state(io);
+  if (batch_ && batch_->owner == &io) batch_->owner = nullptr;  // held datagrams go with it
   if (st.retry) {
     for (auto& p : retry_) {
       if (p == &io) {
@@ -291,7 +364,7 @@ void port::submit(operation& op) noexcept {
       // Submitted from a callback that run_queue() is delivering: it takes this one next,
       // in the same poll, while the socket stays readable.
       push(st.read_head, st.read_tail, op);
-    } else if (st.read_head == nullptr && st.readable && perform(op)) {
+    } else if (st.read_head == nullptr && st.readable && perform(op, batch())) {
       make_ready(op);
     } else {
       push(st.read_head, st.read_tail, op);
@@ -299,7 +372,7 @@ void port::submit(operation& op) noexcept {
   } else {
     if (st.running[1]) {
       push(st.write_head, st.write_tail, op);
-    } else if (st.write_head == nullptr && st.writable && perform(op)) {
+    } else if (st.write_head == nullptr && st.writable && perform(op, batch())) {
       make_ready(op);
     } else {
       push(st.write_head, st.write_tail, op);
@@ -338,7 +411,7 @@ void port::run_queue(io_object& io, bool read_side, detail::poll_result& out) {
       break;
     }
     operation* op = head;
-    if (!perform(*op)) break;
+    if (!perform(*op, batch())) break;
     head = next_of(*op);
     if (head == nullptr) tail = nullptr;
     ++out.completions;

@@ -4,9 +4,10 @@
 // writable. An operation is tried at once when its side looks ready (so a write goes out
 // immediately and waits only for what did not fit) and otherwise when epoll says so; the
 // port performs the syscall itself. Finished operations are delivered from poll(). Wake is
-// an eventfd.
+// an eventfd. Datagram sockets are read with recvmmsg, several datagrams per system call.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "platform/backend.hpp"
@@ -17,10 +18,10 @@ class port {
  public:
   static constexpr backend_kind kind = backend_kind::epoll;
 
-  port() = default;
+  port();
   port(const port&) = delete;
   port& operator=(const port&) = delete;
-  ~port() { close(); }
+  ~port();
 
   std::error_code init();
   void submit(detail::operation& op) noexcept;
@@ -31,7 +32,10 @@ class port {
   std::error_code attach(detail::io_object& io);
   void detach(detail::io_object& io) noexcept;
 
+  struct datagram_batch;  // datagrams received together by recvmmsg (epoll_port.cpp)
+
  private:
+  datagram_batch* batch() noexcept;
   void make_ready(detail::operation& op) noexcept;
   void run_queue(detail::io_object& io, bool read_side, detail::poll_result& out);
   int epfd_ = -1;
@@ -48,6 +52,7 @@ class port {
   detail::operation* ready_tail_ = nullptr;
   // Sockets whose queues stopped at the per-event limit; served again by the next poll.
   std::vector<detail::io_object*> retry_;
+  std::unique_ptr<datagram_batch> batch_;  // created on the first datagram receive
 };
 
 }  // namespace eddy::platform::epoll
