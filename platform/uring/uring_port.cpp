@@ -41,6 +41,7 @@ struct port::stream_rx {
     unsigned offset;
   };
   int fd = -1;
+  bool datagram = false;  // recvmsg: one datagram per buffer, with its sender
   bool armed = false;
   bool detached = false;
   bool eof = false;
@@ -48,6 +49,20 @@ struct port::stream_rx {
   int error = 0;
   detail::operation* waiting = nullptr;
   std::deque<chunk> queue;  // received and not yet read, oldest first
+  msghdr layout{};          // datagrams: how the kernel lays out each buffer (name, payload)
+};
+
+struct port::buffer_group {
+  io_uring_buf_ring* ring = nullptr;
+  unsigned char* data = nullptr;
+  unsigned count = 0;
+  std::size_t size = 0;
+  unsigned short bgid = 0;
+  unsigned char* buffer(unsigned short bid) const noexcept { return data + std::size_t{bid} * size; }
+  void recycle(unsigned short bid) noexcept {
+    io_uring_buf_ring_add(ring, buffer(bid), static_cast<unsigned>(size), bid, io_uring_buf_ring_mask(count), 0);
+    io_uring_buf_ring_advance(ring, 1);
+  }
 };
 
 struct port::listener {
@@ -70,8 +85,10 @@ struct io_slots {
 io_slots& slots(detail::io_object& io) noexcept { return *reinterpret_cast<io_slots*>(io.port_data.data()); }
 port::listener*& listener_of(detail::io_object& io) noexcept { return slots(io).listener; }
 
-constexpr unsigned buffer_count = 128;  // a power of two
+constexpr unsigned buffer_count = 128;  // streams; a power of two
 constexpr unsigned buffer_size = 16 * 1024;
+constexpr unsigned dgram_buffer_count = 16;  // datagrams: header, sender, then up to 64 KiB
+constexpr unsigned dgram_buffer_size = 64 * 1024 + sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage);
 constexpr std::uint64_t rx_bit = 2;  // user_data of a multishot receive: its state | 2
 
 }  // namespace
@@ -133,7 +150,7 @@ void port::detach(detail::io_object& io) noexcept {
     slots(io).rx = nullptr;
     rx->detached = true;
     rx->waiting = nullptr;
-    for (const auto& c : rx->queue) recycle_buffer(c.bid);
+    for (const auto& c : rx->queue) recycle(*rx, c.bid);
     rx->queue.clear();
     if (rx->armed) {
       io_uring_sqe* sqe = get_sqe();
@@ -273,45 +290,53 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
 
 // ---------------------------------------------------------------- multishot receive
 
-bool port::setup_buffer_ring() noexcept {
-  if (buf_ring_ != nullptr) return true;
+port::buffer_group* port::group_for(bool datagram) noexcept {
+  buffer_group*& g = groups_[datagram ? 1 : 0];
+  if (g != nullptr) return g;
+  const unsigned count = datagram ? dgram_buffer_count : buffer_count;
+  const std::size_t size = datagram ? dgram_buffer_size : buffer_size;
+  const unsigned short bgid = datagram ? 1 : 0;
   void* mem = nullptr;
-  const std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
-  if (::posix_memalign(&mem, 4096, ring_bytes) != 0) return false;
+  const std::size_t ring_bytes = count * sizeof(io_uring_buf);
+  if (::posix_memalign(&mem, 4096, ring_bytes) != 0) return nullptr;
   std::memset(mem, 0, ring_bytes);
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
-  reg.ring_entries = buffer_count;
-  reg.bgid = 0;
+  reg.ring_entries = count;
+  reg.bgid = bgid;
   if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // before Linux 5.19
     std::free(mem);
-    return false;
+    return nullptr;
   }
+  auto* group = new (std::nothrow) buffer_group;
   // Pages of the buffers are only touched when data lands in them.
-  buffers_ = static_cast<unsigned char*>(std::malloc(std::size_t{buffer_count} * buffer_size));
-  if (buffers_ == nullptr) {
-    io_uring_unregister_buf_ring(&ring_, 0);
+  unsigned char* data = static_cast<unsigned char*>(std::malloc(std::size_t{count} * size));
+  if (group == nullptr || data == nullptr) {
+    io_uring_unregister_buf_ring(&ring_, bgid);
     std::free(mem);
-    return false;
+    std::free(data);
+    delete group;
+    return nullptr;
   }
-  buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
-  io_uring_buf_ring_init(buf_ring_);
-  for (unsigned i = 0; i < buffer_count; ++i) {
-    io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{i} * buffer_size, buffer_size,
-                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(buffer_count), static_cast<int>(i));
+  group->ring = static_cast<io_uring_buf_ring*>(mem);
+  group->data = data;
+  group->count = count;
+  group->size = size;
+  group->bgid = bgid;
+  io_uring_buf_ring_init(group->ring);
+  for (unsigned i = 0; i < count; ++i) {
+    io_uring_buf_ring_add(group->ring, group->buffer(static_cast<unsigned short>(i)), static_cast<unsigned>(size),
+                          static_cast<unsigned short>(i), io_uring_buf_ring_mask(count), static_cast<int>(i));
   }
-  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count));
-  return true;
+  io_uring_buf_ring_advance(group->ring, static_cast<int>(count));
+  g = group;
+  return g;
 }
 
-void port::recycle_buffer(unsigned short bid) noexcept {
-  io_uring_buf_ring_add(buf_ring_, buffers_ + std::size_t{bid} * buffer_size, buffer_size, bid,
-                        io_uring_buf_ring_mask(buffer_count), 0);
-  io_uring_buf_ring_advance(buf_ring_, 1);
-}
+void port::recycle(stream_rx& rx, unsigned short bid) noexcept { groups_[rx.datagram ? 1 : 0]->recycle(bid); }
 
 void port::free_rx(stream_rx* rx) noexcept {
-  for (const auto& c : rx->queue) recycle_buffer(c.bid);
+  for (const auto& c : rx->queue) recycle(*rx, c.bid);
   for (auto& p : receivers_) {
     if (p == rx) {
       p = receivers_.back();
@@ -324,9 +349,13 @@ void port::free_rx(stream_rx* rx) noexcept {
 
 void port::arm_recv(stream_rx& rx) noexcept {
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_recv_multishot(sqe, rx.fd, nullptr, 0, 0);
+  if (rx.datagram) {
+    io_uring_prep_recvmsg_multishot(sqe, rx.fd, &rx.layout, 0);
+  } else {
+    io_uring_prep_recv_multishot(sqe, rx.fd, nullptr, 0, 0);
+  }
   sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = 0;
+  sqe->buf_group = rx.datagram ? 1 : 0;
   io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(&rx) | rx_bit);
   rx.armed = true;
 }
@@ -336,6 +365,30 @@ void port::arm_recv(stream_rx& rx) noexcept {
 void port::serve_recv(stream_rx& rx, detail::operation& op) noexcept {
   op.result = 0;
   op.error = {};
+  if (rx.datagram && !rx.queue.empty()) {
+    const auto c = rx.queue.front();
+    rx.queue.pop_front();
+    buffer_group& g = *groups_[1];
+    auto* out = io_uring_recvmsg_validate(g.buffer(c.bid), static_cast<int>(c.len), &rx.layout);
+    op.buf = out != nullptr ? op.acquire(&op) : detail::io_vec{nullptr, 0};
+    if (out == nullptr) {
+      op.error = make_error_code(errc::invalid_argument);  // cannot happen: the kernel filled it
+    } else if (op.buf.len == 0) {
+      op.error = make_error_code(errc::no_memory);
+    } else {
+      const std::size_t payload = io_uring_recvmsg_payload_length(out, static_cast<int>(c.len), &rx.layout);
+      const std::size_t n = std::min(payload, op.buf.len);
+      std::memcpy(op.buf.base, io_uring_recvmsg_payload(out, &rx.layout), n);
+      const std::size_t namelen = std::min<std::size_t>(out->namelen, 128);
+      std::memcpy(op.from, io_uring_recvmsg_name(out), namelen);
+      op.fromlen = static_cast<std::uint32_t>(namelen);
+      const bool cut = (out->flags & MSG_TRUNC) != 0 || payload > op.buf.len;
+      op.flags = cut ? detail::datagram_truncated : 0;
+      op.result = static_cast<std::int64_t>(n);
+    }
+    g.recycle(c.bid);
+    return;
+  }
   if (!rx.queue.empty()) {
     op.buf = op.acquire(&op);
     if (op.buf.len == 0) {
@@ -347,11 +400,11 @@ void port::serve_recv(stream_rx& rx, detail::operation& op) noexcept {
     while (!rx.queue.empty() && filled < op.buf.len) {
       auto& c = rx.queue.front();
       const std::size_t n = std::min<std::size_t>(c.len - c.offset, op.buf.len - filled);
-      std::memcpy(out + filled, buffers_ + std::size_t{c.bid} * buffer_size + c.offset, n);
+      std::memcpy(out + filled, groups_[0]->buffer(c.bid) + c.offset, n);
       filled += n;
       c.offset += static_cast<unsigned>(n);
       if (c.offset == c.len) {
-        recycle_buffer(c.bid);
+        groups_[0]->recycle(c.bid);
         rx.queue.pop_front();
       }
     }
@@ -375,6 +428,8 @@ void port::submit_recv(detail::operation& op) noexcept {
       return;
     }
     slot->fd = static_cast<int>(op.io->native);
+    slot->datagram = op.kind == detail::op_kind::recvfrom;
+    slot->layout.msg_namelen = sizeof(sockaddr_storage);
     receivers_.push_back(slot);
   }
   stream_rx& rx = *slot;
@@ -391,7 +446,7 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   if ((flags & IORING_CQE_F_MORE) == 0) rx.armed = false;
   if (rx.detached) {
     if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
-      recycle_buffer(static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
+      recycle(rx, static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
     }
     if (!rx.armed) free_rx(&rx);
     return;
@@ -401,9 +456,9 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
     rx.ever_received = true;
     rx.queue.push_back({static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT), static_cast<unsigned>(res), 0});
   } else if (res == 0) {
-    rx.eof = true;
+    if (!rx.datagram) rx.eof = true;
   } else if (res == -EINVAL && !rx.ever_received) {
-    multishot_recv_ = rx_support::no;  // a kernel without multishot receive (before 6.0)
+    multishot_[rx.datagram ? 1 : 0] = rx_support::no;  // a kernel without it (before 6.0)
     plain = rx.waiting;
   } else if (res == -ENOBUFS) {
     plain = rx.waiting;  // every ring buffer holds unread data: read this one directly
@@ -412,21 +467,14 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   }
   if (plain != nullptr) {
     rx.waiting = nullptr;
-    plain->buf = plain->acquire(plain);
-    io_uring_sqe* sqe = get_sqe();
-    if (plain->buf.len == 0) {
-      io_uring_prep_nop(sqe);
-    } else {
-      io_uring_prep_recv(sqe, rx.fd, plain->buf.base, plain->buf.len, 0);
-    }
-    io_uring_sqe_set_data(sqe, plain);
+    submit_plain(*plain);
   }
   detail::operation* done = nullptr;  // delivered last: its callback may close the socket
   if (rx.waiting != nullptr && (!rx.queue.empty() || rx.eof || rx.error != 0)) {
     done = rx.waiting;
     rx.waiting = nullptr;
     serve_recv(rx, *done);
-  } else if (!rx.armed && rx.waiting != nullptr && multishot_recv_ == rx_support::yes) {
+  } else if (!rx.armed && rx.waiting != nullptr && multishot_[rx.datagram ? 1 : 0] == rx_support::yes) {
     arm_recv(rx);
   }
   if (done != nullptr) {
@@ -440,15 +488,21 @@ void port::submit(detail::operation& op) noexcept {
     submit_accept(op);
     return;
   }
-  if (op.kind == detail::op_kind::recv && !op.io->ipc && multishot_recv_ != rx_support::no) {
-    if (multishot_recv_ == rx_support::unknown) {
-      multishot_recv_ = setup_buffer_ring() ? rx_support::yes : rx_support::no;
+  if ((op.kind == detail::op_kind::recv && !op.io->ipc) || op.kind == detail::op_kind::recvfrom) {
+    rx_support& support = multishot_[op.kind == detail::op_kind::recvfrom ? 1 : 0];
+    if (support == rx_support::unknown) {
+      support = group_for(op.kind == detail::op_kind::recvfrom) != nullptr ? rx_support::yes : rx_support::no;
     }
-    if (multishot_recv_ == rx_support::yes) {
+    if (support == rx_support::yes) {
       submit_recv(op);
       return;
     }
   }
+  submit_plain(op);
+}
+
+// One SQE for op, completed by its own CQE.
+void port::submit_plain(detail::operation& op) noexcept {
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
@@ -526,7 +580,7 @@ void port::submit(detail::operation& op) noexcept {
 }
 
 bool port::cancel(detail::operation& op) noexcept {
-  if (op.kind == detail::op_kind::recv && op.io != nullptr) {
+  if ((op.kind == detail::op_kind::recv || op.kind == detail::op_kind::recvfrom) && op.io != nullptr) {
     stream_rx* rx = slots(*op.io).rx;
     if (rx != nullptr && rx->waiting == &op) {
       rx->waiting = nullptr;  // the multishot stays armed: data waits for the next read
@@ -676,12 +730,15 @@ void port::close() noexcept {
   receivers_.clear();
   ready_head_ = ready_tail_ = nullptr;
   if (open_) {
-    io_uring_queue_exit(&ring_);  // also releases the buffer ring's registration
-    std::free(buf_ring_);
-    std::free(buffers_);
-    buf_ring_ = nullptr;
-    buffers_ = nullptr;
+    io_uring_queue_exit(&ring_);  // also releases the buffer rings' registrations
     open_ = false;
+  }
+  for (buffer_group*& g : groups_) {
+    if (g == nullptr) continue;
+    std::free(g->ring);
+    std::free(g->data);
+    delete g;
+    g = nullptr;
   }
   posix::close_fd(wakefd_);
 }

@@ -3,7 +3,8 @@
 // so submitting and waiting is one io_uring_enter per iteration, and no timer thread exists.
 // Wake is an eventfd with a read kept armed on the ring.
 //
-// Sockets read with one multishot receive into a ring of provided buffers (Linux 6.0+;
+// Sockets read with one multishot receive (recvmsg for datagram sockets, with the sender's
+// address) into a ring of provided buffers (Linux 6.0+;
 // probed, with plain receives into the caller's buffer as the fallback): no buffer is pinned
 // per idle connection, and data that arrives while nobody reads waits in the ring's buffers.
 // Listeners use one multishot accept (Linux 5.19+; probed by trying it, with single-shot
@@ -49,13 +50,15 @@ class port {
   void arm_accept(listener& l) noexcept;
   void on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out);
   void free_listener(listener* l) noexcept;
-  bool setup_buffer_ring() noexcept;
+  struct buffer_group;  // a provided-buffer ring and its memory (defined in the .cpp)
+  buffer_group* group_for(bool datagram) noexcept;
   void submit_recv(detail::operation& op) noexcept;
+  void submit_plain(detail::operation& op) noexcept;
   void arm_recv(stream_rx& rx) noexcept;
   void serve_recv(stream_rx& rx, detail::operation& op) noexcept;
   void on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_result& out);
   void free_rx(stream_rx* rx) noexcept;
-  void recycle_buffer(unsigned short bid) noexcept;
+  void recycle(stream_rx& rx, unsigned short bid) noexcept;
 
   // Operations finished without a CQE of their own (an accept served from a listener's
   // stash, a cancelled wait); delivered by the next poll.
@@ -65,10 +68,11 @@ class port {
   std::vector<listener*> listeners_;
   std::vector<stream_rx*> receivers_;
 
-  // The provided-buffer ring (buffer group 0), set up on the first receive.
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  unsigned char* buffers_ = nullptr;
-  enum class rx_support { unknown, yes, no } multishot_recv_ = rx_support::unknown;
+  // Provided-buffer rings, set up on first use: group 0 for streams (16 KiB buffers),
+  // group 1 for datagrams (a whole datagram with its recvmsg header per buffer).
+  enum class rx_support { unknown, yes, no };
+  buffer_group* groups_[2] = {nullptr, nullptr};
+  rx_support multishot_[2] = {rx_support::unknown, rx_support::unknown};
 
   io_uring ring_{};
   bool open_ = false;
