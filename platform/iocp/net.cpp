@@ -23,6 +23,7 @@
 
 #include "platform/iocp/local_pipe.hpp"
 #include "platform/net.hpp"
+#include "platform/sockaddr.hpp"
 
 namespace eddy::detail::net {
 namespace iocp = ::eddy::platform::iocp;
@@ -103,45 +104,9 @@ static_assert(sizeof(SOCKADDR_STORAGE) <= sizeof(native_address::data), "native_
 
 int native_family(address_family family) noexcept { return family == address_family::ipv6 ? AF_INET6 : AF_INET; }
 
-void to_native(const socket_address& addr, native_address& out) noexcept {
-  out.data.fill(std::byte{0});
-  if (addr.family() == address_family::ipv6) {
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = ::htons(addr.port());
-    std::memcpy(&sa.sin6_addr, addr.bytes(), 16);
-    sa.sin6_scope_id = addr.scope_id();
-    std::memcpy(out.data.data(), &sa, sizeof sa);
-    out.len = sizeof sa;
-  } else {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = ::htons(addr.port());
-    std::memcpy(&sa.sin_addr, addr.bytes(), 4);
-    std::memcpy(out.data.data(), &sa, sizeof sa);
-    out.len = sizeof sa;
-  }
-}
+void to_native(const socket_address& addr, native_address& out) noexcept { bsd::to_sockaddr(addr, out); }
 
-socket_address from_native(const void* p, std::size_t len) noexcept {
-  SOCKADDR_STORAGE ss{};
-  std::memcpy(&ss, p, len < sizeof ss ? len : sizeof ss);
-  if (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    sockaddr_in6 sa{};
-    std::memcpy(&sa, &ss, sizeof sa);
-    std::array<std::uint8_t, 16> b{};
-    std::memcpy(b.data(), &sa.sin6_addr, 16);
-    return socket_address::ipv6(b, ::ntohs(sa.sin6_port), sa.sin6_scope_id);
-  }
-  if (ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    sockaddr_in sa{};
-    std::memcpy(&sa, &ss, sizeof sa);
-    std::array<std::uint8_t, 4> b{};
-    std::memcpy(b.data(), &sa.sin_addr, 4);
-    return socket_address::ipv4(b, ::ntohs(sa.sin_port));
-  }
-  return {};
-}
+socket_address from_native(const void* p, std::size_t len) noexcept { return bsd::from_sockaddr(p, len); }
 
 std::error_code open_tcp(address_family family, native_socket& out) noexcept {
   const int af = native_family(family);

@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "platform/sockaddr.hpp"  // after the socket headers
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -41,43 +43,9 @@ static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, base) == offse
 
 int native_family(address_family family) noexcept { return family == address_family::ipv6 ? AF_INET6 : AF_INET; }
 
-void to_native(const socket_address& addr, native_address& out) noexcept {
-  out.data.fill(std::byte{0});
-  if (addr.family() == address_family::ipv6) {
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(addr.port());
-    std::memcpy(&sa.sin6_addr, addr.bytes(), 16);
-    sa.sin6_scope_id = addr.scope_id();
-    std::memcpy(out.data.data(), &sa, sizeof sa);
-    out.len = sizeof sa;
-  } else {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(addr.port());
-    std::memcpy(&sa.sin_addr, addr.bytes(), 4);
-    std::memcpy(out.data.data(), &sa, sizeof sa);
-    out.len = sizeof sa;
-  }
-}
+void to_native(const socket_address& addr, native_address& out) noexcept { bsd::to_sockaddr(addr, out); }
 
-socket_address from_native(const void* p, std::size_t len) noexcept {
-  sockaddr_storage ss{};
-  std::memcpy(&ss, p, len < sizeof ss ? len : sizeof ss);
-  if (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
-    const auto& sa = reinterpret_cast<const sockaddr_in6&>(ss);
-    std::array<std::uint8_t, 16> b{};
-    std::memcpy(b.data(), &sa.sin6_addr, 16);
-    return socket_address::ipv6(b, ntohs(sa.sin6_port), sa.sin6_scope_id);
-  }
-  if (ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) {
-    const auto& sa = reinterpret_cast<const sockaddr_in&>(ss);
-    std::array<std::uint8_t, 4> b{};
-    std::memcpy(b.data(), &sa.sin_addr, 4);
-    return socket_address::ipv4(b, ntohs(sa.sin_port));
-  }
-  return {};
-}
+socket_address from_native(const void* p, std::size_t len) noexcept { return bsd::from_sockaddr(p, len); }
 
 std::error_code open_tcp(address_family family, native_socket& out) noexcept {
   int fd = ::socket(native_family(family), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);

@@ -1,5 +1,5 @@
 # What the io_uring and epoll ports share.
-list(APPEND EDDY_PORT_SOURCES platform/posix/posix_util.hpp platform/posix/net.cpp platform/net.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/posix/posix_util.hpp platform/posix/net.cpp platform/net.hpp platform/sockaddr.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/signal_hook.cpp platform/signal.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/tty.cpp platform/tty.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/resolver.cpp platform/resolver.hpp)
