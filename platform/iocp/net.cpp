@@ -108,14 +108,15 @@ void to_native(const socket_address& addr, native_address& out) noexcept { bsd::
 
 socket_address from_native(const void* p, std::size_t len) noexcept { return bsd::from_sockaddr(p, len); }
 
-std::error_code open_tcp(address_family family, native_socket& out) noexcept {
-  const int af = native_family(family);
+namespace {
+// A non-blocking, overlapped, non-inheritable socket.
+std::error_code open_socket(int af, int type, int protocol, native_socket& out) noexcept {
   // WSA_FLAG_NO_HANDLE_INHERIT is Windows' close-on-exec: a child process must not keep a
   // listener or connection alive. Windows 7 before SP1 rejects the flag (WSAEINVAL); clear
   // the inherit flag by hand there.
-  SOCKET s = ::WSASocketW(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  SOCKET s = ::WSASocketW(af, type, protocol, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET && ::WSAGetLastError() == WSAEINVAL) {
-    s = ::WSASocketW(af, SOCK_STREAM, IPPROTO_TCP, nullptr, 0, WSA_FLAG_OVERLAPPED);
+    s = ::WSASocketW(af, type, protocol, nullptr, 0, WSA_FLAG_OVERLAPPED);
     if (s != INVALID_SOCKET) ::SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
   }
   if (s == INVALID_SOCKET) return last_error();
@@ -125,6 +126,11 @@ std::error_code open_tcp(address_family family, native_socket& out) noexcept {
   }
   out = static_cast<native_socket>(s);
   return {};
+}
+}  // namespace
+
+std::error_code open_tcp(address_family family, native_socket& out) noexcept {
+  return open_socket(native_family(family), SOCK_STREAM, IPPROTO_TCP, out);
 }
 
 std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
@@ -327,17 +333,9 @@ std::size_t try_write(native_socket, const io_vec*, std::size_t, std::error_code
 namespace eddy::detail::net {
 
 std::error_code open_udp(address_family family, native_socket& out) noexcept {
-  const int af = native_family(family);
-  SOCKET s = ::WSASocketW(af, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (s == INVALID_SOCKET && ::WSAGetLastError() == WSAEINVAL) {
-    s = ::WSASocketW(af, SOCK_DGRAM, IPPROTO_UDP, nullptr, 0, WSA_FLAG_OVERLAPPED);
-    if (s != INVALID_SOCKET) ::SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
-  }
-  if (s == INVALID_SOCKET) return last_error();
-  if (auto ec = set_nonblocking(static_cast<native_socket>(s))) {
-    ::closesocket(s);
-    return ec;
-  }
+  native_socket sock = invalid_socket;
+  if (auto ec = open_socket(native_family(family), SOCK_DGRAM, IPPROTO_UDP, sock)) return ec;
+  const SOCKET s = static_cast<SOCKET>(sock);
   // An ICMP port-unreachable caused by an earlier sendto would otherwise fail the next
   // receive with WSAECONNRESET (Linux reports it only on connected sockets, and eddy's
   // receive does not stop for it). libuv turns it off the same way. Failure is harmless
