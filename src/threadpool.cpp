@@ -26,6 +26,7 @@ struct work_state {
   work_kind kind = work_kind::cpu;
   stage st = stage::queued;  // guarded by the pool's mutex
   std::exception_ptr error;
+  bool failed = false;  // the pool could not take it (bad EDDY_THREADPOOL_SIZE)
 };
 
 namespace {
@@ -45,11 +46,14 @@ class threadpool {
     return {};
   }
 
-  void submit(const std::shared_ptr<work_state>& w) {
+  // False when the pool cannot run (a bad EDDY_THREADPOOL_SIZE): the caller fails the work.
+  bool submit(const std::shared_ptr<work_state>& w) {
     std::lock_guard lock(mutex_);
     start_locked();
+    if (threads_.empty()) return false;
     (w->kind == work_kind::slow_io ? slow_ : normal_).push_back(w);
     cv_.notify_one();
+    return true;
   }
 
   bool cancel(const std::shared_ptr<work_state>& w) {
@@ -95,7 +99,11 @@ class threadpool {
         if (end != env && *end == '\0' && v >= 1 && v <= 1024) {
           n = v;
         } else {
-          std::fprintf(stderr, "eddy: EDDY_THREADPOOL_SIZE=%s is not 1 to 1024; using 4 threads\n", env);
+          // A clear error, not a silent default: every queue_work fails with
+          // errc::invalid_argument, and this says why, once.
+          std::fprintf(stderr, "eddy: EDDY_THREADPOOL_SIZE=%s is not a number from 1 to 1024; the thread pool will not run\n",
+                       env);
+          return;
         }
       }
     }
@@ -194,6 +202,7 @@ void loop_impl::process_work() {
     ++metrics_.events;
     std::error_code ec;
     if (w->st == work_state::stage::canceled) ec = make_error_code(errc::operation_canceled);
+    if (w->failed) ec = make_error_code(errc::invalid_argument);
     if (w->error) {
       report_exception(w->error);
       ec = make_error_code(errc::unknown);
@@ -213,7 +222,13 @@ work_request queue_work(eddy::loop& loop, std::function<void()> work, std::funct
   w->after = std::move(after_work);
   w->kind = kind;
   ++loop.impl().active_reqs_;  // pending work keeps the loop alive
-  detail::threadpool::instance().submit(w);
+  if (!detail::threadpool::instance().submit(w)) {
+    // No pool (bad EDDY_THREADPOOL_SIZE): the work never runs; after_work reports it from
+    // the loop, like any completion.
+    w->work = nullptr;
+    w->failed = true;
+    loop.impl().post_work_done(w);
+  }
   return work_request(std::move(w));
 }
 

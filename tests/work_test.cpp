@@ -1,12 +1,18 @@
 // The thread pool on every port: work runs off the loop thread, after_work on it; cancel;
 // exceptions; slow I/O limits; pending work keeps the loop alive.
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "port_fixture.hpp"
+
+#if !defined(_WIN32)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -176,5 +182,28 @@ TEST(ThreadpoolTest, ALoopWithPendingWorkIsBusyAndItsDestructorWaits) {
   EXPECT_TRUE(done.load());
   EXPECT_TRUE(after);
 }
+
+#if !defined(_WIN32)
+TEST(ThreadpoolTest, ABadEnvironmentSizeIsAClearError) {
+  // In a child process, because the pool starts once per process; and only if this process
+  // has not started it (a forked copy of a running pool has no threads).
+  if (eddy::threadpool_stats().threads != 0) GTEST_SKIP() << "the pool already runs in this process";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setenv("EDDY_THREADPOOL_SIZE", "lots", 1);
+    eddy::loop l;
+    std::error_code result;
+    bool ran = false;
+    eddy::queue_work(l, [&] { ran = true; }, [&](std::error_code ec) { result = ec; });
+    l.run();
+    _exit(!ran && result == eddy::errc::invalid_argument && eddy::threadpool_stats().threads == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 }  // namespace

@@ -3,7 +3,9 @@
 //
 // One pool per process, shared by every loop, started on first use with 4 threads, or
 // EDDY_THREADPOOL_SIZE (1 to 1024), or the size given to set_threadpool_size() before
-// first use. Slow I/O (getaddrinfo, getnameinfo, work marked work_kind::slow_io) may occupy
+// first use. A bad EDDY_THREADPOOL_SIZE is an error, not a default: the pool does not
+// start, a message on stderr says why, and every queue_work completes with
+// errc::invalid_argument. Slow I/O (getaddrinfo, getnameinfo, work marked work_kind::slow_io) may occupy
 // at most half the threads, so lookups cannot starve file operations.
 // Completions reach the loop through its port's wake mechanism, many per wake.
 #pragma once
