@@ -2,20 +2,24 @@
 # Runs the hello_http sample as a user would: start it on a free port, wait for its
 # "listening on" line, ask it for / over a raw TCP connection (bash's /dev/tcp), then send
 # SIGINT and require a clean exit 0. Usage: hello_http_smoke.sh PATH_TO_hello_http [backend]
+# [emulator]: with an emulator (tools/wine-run.sh) the Windows build runs under Wine, where
+# SIGINT to the Wine process arrives as CTRL_C_EVENT.
 set -euo pipefail
 exe="$1"
 backend="${2:-auto}"
+emulator="${3:-}"
 dir="$(mktemp -d)"
 mkfifo "$dir/out"
 pid=
 trap 'rm -rf "$dir"; [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true' EXIT
 
-"$exe" --port 0 --backend "$backend" >"$dir/out" 2>/dev/null &
+$emulator "$exe" --port 0 --backend "$backend" </dev/null >"$dir/out" 2>/dev/null &
 pid=$!
 # Wait for the server's first line (it prints it once it listens); the timeout only guards.
 exec 4<"$dir/out"
 line=
 read -r -t 30 line <&4 || { echo "no 'listening on' line from the server"; exit 1; }
+line="${line%$'\r'}"  # Wine ends lines with CRLF
 url="$(grep -o 'http://[^ ]*' <<<"$line" | head -n1)"
 hostport="${url#http://}"
 port="${hostport##*:}"
