@@ -162,6 +162,21 @@ std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
   return family_of(s, family);
 }
 
+namespace {
+// IPV6_V6ONLY for IPv6 addresses, then bind: the tail of every bind.
+std::error_code bind_to(native_socket s, const socket_address& addr, bool ipv6_only) noexcept {
+  if (addr.family() == address_family::ipv6) {
+    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
+  }
+  native_address na;
+  to_native(addr, na);
+  if (::bind(sock_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), static_cast<int>(na.len)) != 0) {
+    return last_error();
+  }
+  return {};
+}
+}  // namespace
+
 std::error_code bind(native_socket s, const socket_address& addr, bool reuse_port, bool ipv6_only) noexcept {
   // Windows has no SO_REUSEPORT (several listeners sharing a port and balancing between
   // them); libuv also refuses it here.
@@ -173,15 +188,7 @@ std::error_code bind(native_socket s, const socket_address& addr, bool reuse_por
   // this address while the socket is open. Its cost: after a listener with it is closed,
   // the port can only be bound again once the connections it accepted are gone.
   if (auto ec = set_int_option(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1)) return ec;
-  if (addr.family() == address_family::ipv6) {
-    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
-  }
-  native_address na;
-  to_native(addr, na);
-  if (::bind(sock_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), static_cast<int>(na.len)) != 0) {
-    return last_error();
-  }
-  return {};
+  return bind_to(s, addr, ipv6_only);
 }
 
 std::error_code listen(native_socket s, int backlog) noexcept {
@@ -355,15 +362,7 @@ std::error_code bind_udp(native_socket s, const socket_address& addr, bool reuse
   if (reuse_address) {
     if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
   }
-  if (addr.family() == address_family::ipv6) {
-    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
-  }
-  native_address na;
-  to_native(addr, na);
-  if (::bind(sock_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), static_cast<int>(na.len)) != 0) {
-    return last_error();
-  }
-  return {};
+  return bind_to(s, addr, ipv6_only);
 }
 
 std::error_code connect_udp(native_socket s, const socket_address& addr) noexcept {

@@ -35,6 +35,27 @@ std::error_code set_int_option(native_socket s, int level, int name, int value) 
   return {};
 }
 
+// IPV6_V6ONLY for IPv6 addresses, then bind: the tail of every bind.
+std::error_code bind_to(native_socket s, const socket_address& addr, bool ipv6_only) noexcept {
+  if (addr.family() == address_family::ipv6) {
+    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
+  }
+  native_address na;
+  to_native(addr, na);
+  if (::bind(fd_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) return last_error();
+  return {};
+}
+
+std::error_code socket_name(native_socket s, bool peer, socket_address& out) noexcept {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  const int r = peer ? ::getpeername(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len)
+                     : ::getsockname(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len);
+  if (r != 0) return last_error();
+  out = from_native(&ss, len);
+  return {};
+}
+
 }  // namespace
 
 static_assert(sizeof(io_vec) == sizeof(iovec) && offsetof(io_vec, base) == offsetof(iovec, iov_base) &&
@@ -106,13 +127,7 @@ std::error_code bind(native_socket s, const socket_address& addr, bool reuse_por
   if (reuse_port) {
     if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1)) return ec;
   }
-  if (addr.family() == address_family::ipv6) {
-    if (auto ec = set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, ipv6_only ? 1 : 0)) return ec;
-  }
-  native_address na;
-  to_native(addr, na);
-  if (::bind(fd_of(s), reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) return last_error();
-  return {};
+  return bind_to(s, addr, ipv6_only);
 }
 
 
@@ -132,21 +147,9 @@ std::error_code set_keepalive(native_socket s, bool enable, int delay_seconds) n
   return {};
 }
 
-std::error_code local_address(native_socket s, socket_address& out) noexcept {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getsockname(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
-  out = from_native(&ss, len);
-  return {};
-}
+std::error_code local_address(native_socket s, socket_address& out) noexcept { return socket_name(s, false, out); }
 
-std::error_code peer_address(native_socket s, socket_address& out) noexcept {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd_of(s), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return last_error();
-  out = from_native(&ss, len);
-  return {};
-}
+std::error_code peer_address(native_socket s, socket_address& out) noexcept { return socket_name(s, true, out); }
 
 std::error_code shutdown_write(native_socket s) noexcept {
   if (::shutdown(fd_of(s), SHUT_WR) != 0) return last_error();
@@ -197,18 +200,13 @@ std::error_code open_udp(address_family family, native_socket& out) noexcept {
 
 std::error_code bind_udp(native_socket s, const socket_address& addr, bool reuse_address, bool reuse_port,
                          bool ipv6_only) noexcept {
-  const int fd = static_cast<int>(s);
-  const int one = 1;
-  if (reuse_address && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return from_errno(errno);
-  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return from_errno(errno);
-  if (addr.family() == address_family::ipv6) {
-    const int v6only = ipv6_only ? 1 : 0;
-    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) return from_errno(errno);
+  if (reuse_address) {
+    if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1)) return ec;
   }
-  native_address na;
-  to_native(addr, na);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(na.data.data()), na.len) != 0) return from_errno(errno);
-  return {};
+  if (reuse_port) {
+    if (auto ec = set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1)) return ec;
+  }
+  return bind_to(s, addr, ipv6_only);
 }
 
 std::error_code connect_udp(native_socket s, const socket_address& addr) noexcept {
@@ -227,32 +225,26 @@ std::error_code disconnect_udp(native_socket s) noexcept {
   return {};
 }
 
-namespace {
-std::error_code set_opt(native_socket s, int level, int name, int value) noexcept {
-  if (::setsockopt(static_cast<int>(s), level, name, &value, sizeof value) != 0) return from_errno(errno);
-  return {};
-}
-}  // namespace
 
 std::error_code set_broadcast(native_socket s, bool enable) noexcept {
-  return set_opt(s, SOL_SOCKET, SO_BROADCAST, enable ? 1 : 0);
+  return set_int_option(s, SOL_SOCKET, SO_BROADCAST, enable ? 1 : 0);
 }
 
 std::error_code set_ttl(native_socket s, int family, int ttl) noexcept {
   if (ttl < 1 || ttl > 255) return make_error_code(errc::invalid_argument);
-  return family == AF_INET6 ? set_opt(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl) : set_opt(s, IPPROTO_IP, IP_TTL, ttl);
+  return family == AF_INET6 ? set_int_option(s, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl) : set_int_option(s, IPPROTO_IP, IP_TTL, ttl);
 }
 
 std::error_code set_multicast_ttl(native_socket s, int family, int ttl) noexcept {
   if (ttl < 0 || ttl > 255) return make_error_code(errc::invalid_argument);
-  if (family == AF_INET6) return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
+  if (family == AF_INET6) return set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
   unsigned char v = static_cast<unsigned char>(ttl);
   if (::setsockopt(static_cast<int>(s), IPPROTO_IP, IP_MULTICAST_TTL, &v, sizeof v) != 0) return from_errno(errno);
   return {};
 }
 
 std::error_code set_multicast_loop(native_socket s, int family, bool enable) noexcept {
-  if (family == AF_INET6) return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, enable ? 1 : 0);
+  if (family == AF_INET6) return set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, enable ? 1 : 0);
   unsigned char v = enable ? 1 : 0;
   if (::setsockopt(static_cast<int>(s), IPPROTO_IP, IP_MULTICAST_LOOP, &v, sizeof v) != 0) return from_errno(errno);
   return {};
@@ -261,7 +253,7 @@ std::error_code set_multicast_loop(native_socket s, int family, bool enable) noe
 std::error_code set_multicast_interface(native_socket s, int family, const socket_address& iface) noexcept {
   if (family == AF_INET6) {
     // IPv6 names interfaces by index; the scope id of the address carries it.
-    return set_opt(s, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(iface.scope_id()));
+    return set_int_option(s, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(iface.scope_id()));
   }
   in_addr a{};
   if (iface.family() == address_family::ipv4) std::memcpy(&a, iface.bytes(), 4);
