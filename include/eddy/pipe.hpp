@@ -18,8 +18,11 @@ class udp;
 
 class EDDY_API pipe final : public stream {
  public:
-  // ipc: the pipe can carry handles (tcp sockets and listeners, pipes, udp sockets) along
-  // with bytes, between processes (SCM_RIGHTS on Linux).
+  // ipc: the pipe can carry handles along with bytes, between processes (or loops): tcp
+  // sockets and listeners, udp sockets, and on Linux pipes too (SCM_RIGHTS). On Windows the
+  // sockets travel with WSADuplicateSocketW inside frames the port adds to every write, so
+  // both ends must be ipc pipes; bytes that are not frames fail the read with
+  // errc::protocol_error.
   explicit pipe(eddy::loop& owner, bool ipc = false);
 
   // Binds to a name. Linux: a path (created; fails with address_in_use if it exists) or an

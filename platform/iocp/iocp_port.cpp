@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "platform/iocp/iocp_console.hpp"
+#include "platform/iocp/ipc_channel.hpp"
 #include "platform/iocp/local_pipe.hpp"
 #include "platform/net.hpp"
 
@@ -52,9 +53,12 @@ struct accept_slot {
   alignas(8) char addresses[2 * address_len];
 };
 
+struct emulation;
+
 struct accept_context {
   static constexpr std::uint32_t max_slots = 8;
   SOCKET listener = INVALID_SOCKET;
+  emulation* emulated = nullptr;  // the listener's, if its completions are emulated (one slot then)
   int family = 0;
   bool skip_on_success = false;  // the listener's: an AcceptEx that succeeds at once queues no packet
   bool orphaned = false;         // detach ran: packets only count down pending
@@ -70,6 +74,98 @@ struct accept_context {
   std::error_code stashed_error;
   accept_context* next_orphan = nullptr;  // port::orphaned_accepts_
   accept_slot slots[max_slots] = {};
+};
+
+// Completion keys. Operations are found from their OVERLAPPED; the key only tells a wake
+// packet (which has no OVERLAPPED) from an operation.
+constexpr ULONG_PTR op_key = 0;
+constexpr ULONG_PTR wake_key = 1;
+constexpr ULONG_PTR retry_key = 2;  // a pipe connect's retry timer fired (OVERLAPPED: the op's)
+
+// Emulated completions, for a socket that cannot join this port: a socket passed from
+// another process over an ipc pipe (WSASocketW from WSADuplicateSocketW's protocol info)
+// shares the sender's kernel object, and that is associated with the sender's port already
+// (CreateIoCompletionPort fails with ERROR_INVALID_PARAMETER, on Windows as under Wine).
+// Each overlapped call on it then names an event in OVERLAPPED::hEvent with the low bit
+// set, which tells the kernel not to queue a packet to the associated port (the sender's),
+// and a wait registered on that event (RegisterWaitForSingleObject, run in the wait thread)
+// posts the packet to this port instead; from there the operation completes as usual.
+// One event per kind of operation (the core has at most one read, one write, one accept
+// and one connect in flight per socket; such a listener keeps one AcceptEx pending), each
+// with a persistent wait on an auto-reset event. libuv calls this UV_HANDLE_EMULATE_IOCP.
+struct emulation {
+  enum slot_id : std::uint8_t { reads, writes, accepts, connects, slot_count };
+  struct slot {
+    HANDLE event = nullptr;
+    HANDLE wait = nullptr;
+    HANDLE iocp = nullptr;
+    // The OVERLAPPED of the call in flight: set before the call, read by the wait callback
+    // after the call signalled the event.
+    std::atomic<OVERLAPPED*> current{nullptr};
+  };
+  slot slots[slot_count];
+
+  explicit emulation(HANDLE iocp) noexcept {
+    for (slot& s : slots) s.iocp = iocp;
+  }
+  emulation(const emulation&) = delete;
+  emulation& operator=(const emulation&) = delete;
+  ~emulation() {
+    stop_waits();
+    for (slot& s : slots) {
+      if (s.event != nullptr) ::CloseHandle(s.event);
+    }
+  }
+
+  static slot_id slot_for(detail::op_kind kind) noexcept {
+    switch (kind) {
+      case detail::op_kind::send:
+      case detail::op_kind::sendto:
+      case detail::op_kind::write:
+        return writes;
+      case detail::op_kind::accept:
+        return accepts;
+      case detail::op_kind::connect:
+        return connects;
+      default:
+        return reads;
+    }
+  }
+
+  static VOID CALLBACK on_signal(PVOID param, BOOLEAN) {
+    auto& s = *static_cast<slot*>(param);
+    OVERLAPPED* ov = s.current.load(std::memory_order_acquire);
+    // Only if memory runs out can the post fail; the operation would then never complete.
+    if (ov != nullptr) ::PostQueuedCompletionStatus(s.iocp, static_cast<DWORD>(ov->InternalHigh), op_key, ov);
+  }
+
+  // Prepares ov (zeroed by the caller) for an overlapped call of slot id.
+  std::error_code arm(slot_id id, OVERLAPPED& ov) noexcept {
+    slot& s = slots[id];
+    if (s.event == nullptr) {
+      s.event = ::CreateEventW(nullptr, FALSE, FALSE, nullptr);
+      if (s.event == nullptr) return from_win32(::GetLastError());
+      if (!::RegisterWaitForSingleObject(&s.wait, s.event, &on_signal, &s, INFINITE, WT_EXECUTEINWAITTHREAD)) {
+        const DWORD err = ::GetLastError();
+        ::CloseHandle(s.event);
+        s.event = nullptr;
+        s.wait = nullptr;
+        return from_win32(err);
+      }
+    }
+    s.current.store(&ov, std::memory_order_release);
+    ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<ULONG_PTR>(s.event) | 1);
+    return {};
+  }
+
+  // Unregisters the waits, waiting for a callback that is running: no packet is posted
+  // after this returns.
+  void stop_waits() noexcept {
+    for (slot& s : slots) {
+      if (s.wait != nullptr) ::UnregisterWaitEx(s.wait, INVALID_HANDLE_VALUE);
+      s.wait = nullptr;
+    }
+  }
 };
 
 namespace {
@@ -96,6 +192,8 @@ struct op_state {
   bool cancel_requested;
   // accept on a socket listener: the operation is its accept_context's waiting one.
   bool accept_waiting;
+  // read or write on an ipc pipe: the frame this operation reads or writes has begun.
+  bool ipc_frame;
   // connect: the port bound the socket (to the wildcard address) for ConnectEx.
   bool bound_by_port;
   // accept / connect on a named pipe (the io object is a local_pipe marker).
@@ -121,6 +219,8 @@ static_assert(offsetof(accept_slot, tag) == offsetof(op_state, owner));
 // What the port keeps in io_object::port_data.
 struct io_state {
   accept_context* accept;  // a socket listener's, from its first accept
+  emulation* emulated;     // a socket that cannot join the port (see emulation), or nullptr
+  ipc_channel* ipc;        // an ipc pipe's framing, from its first read or write
   // io_kind::stream on a disk file: overlapped reads and writes go at this offset (a file
   // opened for overlapped I/O has no file pointer of its own).
   std::uint64_t offset;
@@ -203,12 +303,6 @@ bool is_self_connected(SOCKET s) noexcept {
 // A WSABUF length for an io_vec: longer buffers are used in part (a partial send or a
 // shorter read, both allowed by the contract).
 ULONG wsabuf_len(std::size_t len) noexcept { return static_cast<ULONG>(len > 0xFFFFFFFFu ? 0xFFFFFFFFu : len); }
-
-// Completion keys. Operations are found from their OVERLAPPED; the key only tells a wake
-// packet (which has no OVERLAPPED) from an operation.
-constexpr ULONG_PTR op_key = 0;
-constexpr ULONG_PTR wake_key = 1;
-constexpr ULONG_PTR retry_key = 2;  // a pipe connect's retry timer fired (OVERLAPPED: the op's)
 
 // A client finding every instance of a pipe busy (ERROR_PIPE_BUSY) tries again this often,
 // this many times (about 30 s, libuv's WaitNamedPipe timeout), then fails with timed_out.
@@ -351,12 +445,21 @@ std::error_code port::attach(detail::io_object& io) {
   if (io.kind == detail::io_kind::stream) return attach_handle(io);
   const SOCKET s = socket_of(io);
   // Completion key op_key: packets are told apart by their OVERLAPPED, not their key.
-  if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) return from_win32(::GetLastError());
-  // FILE_SKIP_SET_EVENT_ON_HANDLE: nobody waits on the socket handle itself, so the kernel
-  // need not signal it on every completion.
-  ios.skip_on_success =
-      is_ifs_socket(s) && ::SetFileCompletionNotificationModes(
-                              handle_of(s), FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE;
+  if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) {
+    const DWORD err = ::GetLastError();
+    // Associated with another port already: a socket passed from another process (or
+    // from another loop of this one). Its completions are emulated (see emulation); the
+    // completion modes belong to the shared kernel object, so they are left alone.
+    if (err != ERROR_INVALID_PARAMETER) return from_win32(err);
+    ios.emulated = new (std::nothrow) emulation(iocp_);
+    if (ios.emulated == nullptr) return make_error_code(errc::no_memory);
+  } else {
+    // FILE_SKIP_SET_EVENT_ON_HANDLE: nobody waits on the socket handle itself, so the
+    // kernel need not signal it on every completion.
+    ios.skip_on_success = is_ifs_socket(s) && ::SetFileCompletionNotificationModes(
+                                                  handle_of(s), FILE_SKIP_COMPLETION_PORT_ON_SUCCESS |
+                                                                    FILE_SKIP_SET_EVENT_ON_HANDLE) != FALSE;
+  }
   // eddy attaches the sockets it creates before they listen; one listening already was
   // adopted, and may be shared with other processes (see accept_context).
   BOOL listening = FALSE;
@@ -389,9 +492,13 @@ void port::detach(detail::io_object& io) noexcept {
   }
   if (io.kind == detail::io_kind::stream) {
     forget_preassociated(native_handle_of(io));
+    delete ios.ipc;  // closes a received socket nobody took
     ios = io_state{};
     return;
   }
+  // No wait callback posts a packet for this socket after this (all its operations have
+  // completed; a listener's AcceptEx is handled below).
+  if (ios.emulated != nullptr) ios.emulated->stop_waits();
   if (ios.accept != nullptr) {
     // A listener: the connections accepted and not handed out are closed (their clients see
     // a reset), the pending AcceptEx calls cancelled and their sockets closed. Their packets
@@ -401,10 +508,18 @@ void port::detach(detail::io_object& io) noexcept {
     while (ctx->stash_count > 0) ::closesocket(stash_pop(*ctx));
     for (accept_slot& slot : ctx->slots) {
       if (slot.socket == INVALID_SOCKET) continue;
+      const bool in_progress = slot.ov.Internal == static_cast<ULONG_PTR>(STATUS_PENDING);
       ::CancelIoEx(handle_of(ctx->listener), &slot.ov);
+      if (ctx->emulated != nullptr) {
+        // Its wait is gone: if the call's event was not consumed by the wait (it is still
+        // pending, or finished just now), no packet will come for it. Take the event here.
+        const HANDLE ev = ctx->emulated->slots[emulation::accepts].event;
+        if (::WaitForSingleObject(ev, in_progress ? INFINITE : 0) == WAIT_OBJECT_0) --ctx->pending;
+      }
       ::closesocket(slot.socket);
       slot.socket = INVALID_SOCKET;
     }
+    ctx->emulated = nullptr;  // freed below
     if (ctx->pending == 0) {
       delete ctx;
     } else {
@@ -413,6 +528,7 @@ void port::detach(detail::io_object& io) noexcept {
       orphaned_accepts_ = ctx;
     }
   }
+  delete ios.emulated;
   ios = io_state{};
 }
 
@@ -515,6 +631,9 @@ void port::start_io(detail::operation& op) noexcept {
   }
   BOOL ok = FALSE;
   DWORD bytes = 0;
+  if (emulation* emu = io_state_of(io).emulated; emu != nullptr && op.kind != detail::op_kind::accept) {
+    if (auto ec = emu->arm(emulation::slot_for(op.kind), st.ov)) return fail(ec);
+  }
   switch (op.kind) {
     case detail::op_kind::nop:
       return;  // handled by submit
@@ -527,7 +646,8 @@ void port::start_io(detail::operation& op) noexcept {
         ctx->listener = s;
         ctx->family = io.family;
         ctx->skip_on_success = ios.skip_on_success;
-        ctx->capacity = ios.shared_listener ? 1 : accept_context::max_slots;
+        ctx->emulated = ios.emulated;
+        ctx->capacity = ios.shared_listener || ios.emulated != nullptr ? 1 : accept_context::max_slots;
         for (accept_slot& slot : ctx->slots) {
           slot.tag = &accept_packet_tag;
           slot.ctx = ctx;
@@ -623,6 +743,7 @@ void port::start_io(detail::operation& op) noexcept {
       // A pipe or file HANDLE: one overlapped ReadFile into the buffer acquire() gives (a
       // pipe read completes as soon as some bytes are there), or one WriteFile of the first
       // buffer of the gather list (the core writes the rest: a partial result is allowed).
+      if (io.ipc) return start_ipc(op);
       const HANDLE h = native_handle_of(io);
       io_state& ios = io_state_of(io);
       if (ios.is_file) {
@@ -635,9 +756,6 @@ void port::start_io(detail::operation& op) noexcept {
         if (buf.len == 0) return fail(make_error_code(errc::no_memory));
         ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
       } else {
-        // Passing a handle along (an ipc pipe's write2) is not implemented on Windows yet
-        // (docs/windows.md): refuse rather than drop it.
-        if (op.send_handle != -1) return fail(make_error_code(errc::not_supported));
         std::uint32_t i = 0;
         while (i + 1 < op.nbufs && op.bufs[i].len == 0) ++i;
         const detail::io_vec* b = op.bufs + i;
@@ -760,6 +878,10 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
     }
     case detail::op_kind::read:
     case detail::op_kind::write: {
+      if (io.ipc) {
+        if (!finish_ipc(op, ec, bytes)) return;  // the frame goes on: the next call is issued
+        break;
+      }
       if (op.kind == detail::op_kind::read && (ec == errc::broken_pipe || ec == errc::eof)) {
         ec.clear();  // the writer closed its end, or the end of a file: end of stream
         bytes = 0;
@@ -800,6 +922,88 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   detail::deliver(op);
 }
 
+// ---------------------------------------------------------------- ipc pipes (ipc_channel)
+
+void port::start_ipc(detail::operation& op) noexcept {
+  auto& st = detail::port_state<op_state>(op);
+  io_state& ios = io_state_of(*op.io);
+  const HANDLE h = native_handle_of(*op.io);
+  st.ov = OVERLAPPED{};
+  st.handle = h;
+  const auto fail = [&](std::error_code ec) {
+    op.error = ec;
+    push_ready(op);
+  };
+  if (ios.ipc == nullptr) {
+    ios.ipc = new (std::nothrow) ipc_channel;
+    if (ios.ipc == nullptr) return fail(make_error_code(errc::no_memory));
+  }
+  ipc_channel& ch = *ios.ipc;
+  BOOL ok = FALSE;
+  if (op.kind == detail::op_kind::write) {
+    if (!st.ipc_frame) {
+      if (auto ec = ch.begin_write(h, op.bufs, op.nbufs, op.send_handle)) return fail(ec);
+      st.ipc_frame = true;
+    }
+    const detail::io_vec next = ch.next_write();
+    ok = ::WriteFile(h, next.base, static_cast<DWORD>(next.len), nullptr, &st.ov);
+  } else if (!ch.in_payload()) {
+    const detail::io_vec space = ch.header_space();
+    ok = ::ReadFile(h, space.base, static_cast<DWORD>(space.len), nullptr, &st.ov);
+  } else {
+    const detail::io_vec buf = op.acquire(&op);
+    if (st.cancel_requested) return fail(make_error_code(errc::operation_canceled));
+    if (buf.len == 0) return fail(make_error_code(errc::no_memory));
+    ok = ::ReadFile(h, buf.base, std::min(wsabuf_len(buf.len), static_cast<ULONG>(ch.payload_left())), nullptr,
+                    &st.ov);
+  }
+  if (ok) return;  // finished at once; its packet is queued (no skip mode on handles)
+  const DWORD err = ::GetLastError();
+  if (err == ERROR_IO_PENDING) return;
+  fail(from_win32(err));  // finish_ipc tells the end of the stream from other errors
+}
+
+bool port::finish_ipc(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept {
+  auto& st = detail::port_state<op_state>(op);
+  ipc_channel* ch = io_state_of(*op.io).ipc;
+  if (ch == nullptr) return true;  // failed before the channel existed; ec says why
+  if (op.kind == detail::op_kind::write) {
+    if (ec) return true;
+    ch->wrote(bytes);
+    if (ch->next_write().len != 0) {
+      if (st.cancel_requested) {
+        ec = make_error_code(errc::operation_canceled);
+        return true;
+      }
+      start_ipc(op);
+      return false;
+    }
+    bytes = ch->payload_size();
+    return true;
+  }
+  const bool header = !ch->in_payload();
+  if (ec == errc::broken_pipe || ec == errc::eof || (!ec && bytes == 0)) {
+    // The writer closed its end: the end of the stream, unless it left a frame unfinished.
+    ec = ch->between_frames() ? std::error_code() : make_error_code(errc::protocol_error);
+    bytes = 0;
+    return true;
+  }
+  if (ec) return true;
+  if (header) {
+    ec = ch->header_read(bytes);
+    bytes = 0;
+    if (ec) return true;
+    if (st.cancel_requested) {
+      ec = make_error_code(errc::operation_canceled);  // what came is kept in the channel
+      return true;
+    }
+    start_ipc(op);
+    return false;
+  }
+  op.accepted = ch->payload_read(bytes);
+  return true;
+}
+
 // ---------------------------------------------------------------- socket listeners (accept_context)
 
 void port::arm_accepts(accept_context& ctx) noexcept {
@@ -818,6 +1022,14 @@ void port::arm_accepts(accept_context& ctx) noexcept {
     }
     slot->socket = static_cast<SOCKET>(accepted);
     slot->ov = OVERLAPPED{};
+    if (ctx.emulated != nullptr) {
+      if (auto ec = ctx.emulated->arm(emulation::accepts, slot->ov)) {
+        ::closesocket(slot->socket);
+        slot->socket = INVALID_SOCKET;
+        if (!ctx.stashed_error) ctx.stashed_error = ec;
+        return;
+      }
+    }
     ++ctx.pending;
     DWORD bytes = 0;
     if (accept_ex(ctx.listener, slot->socket, slot->addresses, 0, accept_slot::address_len, accept_slot::address_len,

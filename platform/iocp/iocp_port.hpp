@@ -51,6 +51,12 @@ class port {
   // the next step (another zero-byte read, another AcceptEx) and leaves it in flight.
   void finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out);
   void push_ready(detail::operation& op) noexcept;
+  // ipc pipes (ipc_channel.hpp): issues op's next ReadFile / WriteFile of a frame (the
+  // header, the protocol info or the payload).
+  void start_ipc(detail::operation& op) noexcept;
+  // One of those calls finished with ec / bytes: false if the frame goes on (the next call
+  // is issued); true if op is done, with ec and bytes set to what it reports.
+  bool finish_ipc(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
   // Socket listeners (see accept_context): posts AcceptEx calls until the listener's slots
   // are all pending or holding a connection; hands a kept connection (or error) to the
   // waiting accept through the ready list, then posts again.

@@ -9,3 +9,5 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/io
 list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
 # Name resolution on the thread pool.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)
+# ipc pipes: the framing that carries sockets (WSADuplicateSocketW) beside the bytes.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/ipc_channel.cpp platform/iocp/ipc_channel.hpp)
