@@ -48,6 +48,8 @@ enum class errc : int {
   host_not_found,         // name resolution: no such host or service
   try_again,              // name resolution: a temporary failure, try again later
   dns_failure,            // name resolution failed for another reason
+  no_such_process,        // the process has exited (or never existed)
+  exec_format_error,      // the file is not a program this system can run
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.
