@@ -16,6 +16,7 @@
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
 #include "platform/ports.hpp"
+#include "platform/process.hpp"
 #include "timer_heap.hpp"
 
 namespace eddy::detail {
@@ -197,8 +198,22 @@ class loop_impl {
   std::atomic<std::uint64_t> signal_interest_{0};
   std::atomic<std::uint64_t> signal_pending_{0};
   int signal_slot_ = -1;
+  // Signals the loop watches for itself (SIGCHLD while it has children), on top of its
+  // handles' interest; set_internal_signal() hooks and releases them.
+  std::uint64_t signal_internal_ = 0;
+  std::error_code set_internal_signal(int signum, bool on) noexcept;
   void process_signals();
   void unregister_signals() noexcept;
+
+  // Children (src/process.cpp): the running ones (process handles), those whose handle
+  // closed first and that still need reaping, and the flag set when an exit was announced
+  // (by SIGCHLD through process_signals, or from the wait thread).
+  intrusive_list<handle_base, phase_tag> children_;
+  std::vector<proc::child> orphans_;
+  std::atomic<bool> children_pending_{false};
+  // Hooks the exit signal while children exist (or one is being spawned), releases it after.
+  std::error_code update_child_watch(bool spawning = false) noexcept;
+  void process_children();
 
   // Thread pool completions (src/threadpool.cpp): filled by pool threads, drained in poll.
   std::mutex work_mutex_;
