@@ -22,6 +22,9 @@
 #include <shellapi.h>
 #endif
 
+// Modes defined in other files of the helper.
+int mode_cluster_worker(const std::vector<std::string>& a);  // cluster_modes.cpp
+
 namespace {
 
 using args = std::vector<std::string>;
@@ -117,6 +120,7 @@ constexpr mode modes[] = {
     {"args", mode_args},
     {"sleep-forever", mode_sleep_forever},
     {"spawn-detached", mode_spawn_detached},
+    {"cluster-worker", mode_cluster_worker},
 };
 
 args arguments(int argc, char** argv) {
