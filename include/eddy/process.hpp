@@ -124,7 +124,8 @@ class EDDY_API process final : public handle {
 };
 
 // Sends signum to any process (POSIX kill(2); a negative pid names a process group).
-// Windows: as process::kill. Thread-safe.
+// Windows: as process::kill, except that a child of this loop ended this way reports
+// term_signal 0 (only process::kill records the signal). Thread-safe.
 EDDY_API std::error_code kill(int pid, int signum);
 
 }  // namespace eddy

@@ -9,3 +9,7 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/io
 list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
 # Name resolution on the thread pool.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)
+# Child processes and process facts (eddy::process, eddy::os); UTF-16 helpers shared with net.cpp.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/process.cpp platform/process.hpp platform/iocp/utf16.hpp)
+list(APPEND EDDY_PORT_LIBS psapi)
+string(APPEND EDDY_PORT_PC_LIBS " -lpsapi")
