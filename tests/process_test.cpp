@@ -19,6 +19,8 @@
 #endif
 #include <windows.h>
 #include <shellapi.h>
+#else
+#include <unistd.h>
 #endif
 
 namespace {
@@ -381,6 +383,31 @@ TEST_P(ProcessTest, ClosingTheHandleLeavesTheChildRunning) {
   EXPECT_FALSE(eddy::kill(pid, 0)) << "closing a process handle does not kill the child";
   ASSERT_FALSE(eddy::kill(pid, eddy::signals::sigkill));
   EXPECT_FALSE(called);
+}
+
+TEST_P(ProcessTest, UidAndGidTakeTheForkPath) {
+  eddy::process p(loop());
+  auto o = helper({"exit", "5"});
+  o.uid = 0;
+  o.gid = 0;
+#if defined(_WIN32)
+  EXPECT_EQ(p.spawn(o, {}), eddy::errc::not_supported);
+  p.close();
+#else
+  if (::geteuid() != 0) {
+    // Our own ids: allowed for anyone.
+    o.uid = ::geteuid();
+    o.gid = ::getegid();
+  }
+  // An error in the forked child (here its chdir) comes back through the error pipe.
+  auto bad = o;
+  bad.cwd = (std::filesystem::temp_directory_path() / "eddy-no-such-directory").string();
+  EXPECT_EQ(p.spawn(bad, {}), eddy::errc::no_such_file);
+  exit_info info;
+  ASSERT_FALSE(p.spawn(o, record(info, p)));
+  run();
+  EXPECT_EQ(info.status, 5);
+#endif
 }
 
 TEST_P(ProcessTest, TheChildSeesItsPidAndParent) {
