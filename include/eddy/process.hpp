@@ -88,7 +88,7 @@ struct process_options {
   // The child's working directory; empty: this process's.
   std::string cwd;
   // The child's descriptors 0..N-1; missing entries for 0..2 are ignore. Windows supports
-  // three entries (stdin, stdout, stderr); more give errc::not_supported.
+  // three entries (stdin, stdout, stderr); more that are not ignore give errc::not_supported.
   std::vector<stdio_option> stdio;
   // POSIX: a new session (setsid), so the child outlives its parent's process group and is
   // not in the parent's job control. Windows: CREATE_NEW_PROCESS_GROUP, and the child is not
