@@ -21,9 +21,15 @@ class process_impl final : public handle_base {
 
   // Closing does not kill the child: it is handed to the loop, which reaps it quietly.
   void on_close() noexcept override {
-    if (!running_) return;
+    if (running_) abandon();
+  }
+
+  // Stops tracking the running child without waiting for it: the loop reaps it quietly when
+  // it exits (POSIX) or simply lets go of it (Windows). Its on_exit will not run.
+  void abandon() noexcept {
     running_ = false;
-    intrusive_list<handle_base, phase_tag>::unlink_node(static_cast<list_node<phase_tag>&>(*this));
+    auto& node = static_cast<list_node<phase_tag>&>(*this);
+    if (node.linked()) intrusive_list<handle_base, phase_tag>::unlink_node(node);
     std::int64_t status = 0;
     int sig = 0;
     const bool reaped = proc::reap(child_, status, sig);
@@ -164,7 +170,7 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
     // The child runs but its caller cannot talk to it: end it and reap it quietly.
     (void)proc::kill(c, signals::sigkill);
     child_ = c;
-    on_close();
+    abandon();
     started_ = false;
     return open_error;
   }

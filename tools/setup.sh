@@ -7,6 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libfmt-dev libmsgsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   liburing-dev
+  libuv1-dev  # the peer in bench/process_bench.cpp
   g++-mingw-w64-x86-64-posix
   wine wine64
   nodejs

@@ -88,7 +88,7 @@ struct process_options {
   // The child's working directory; empty: this process's.
   std::string cwd;
   // The child's descriptors 0..N-1; missing entries for 0..2 are ignore. Windows supports
-  // three entries (stdin, stdout, stderr); more give errc::not_supported.
+  // three entries (stdin, stdout, stderr); more that are not ignore give errc::not_supported.
   std::vector<stdio_option> stdio;
   // POSIX: a new session (setsid), so the child outlives its parent's process group and is
   // not in the parent's job control. Windows: CREATE_NEW_PROCESS_GROUP, and the child is not
@@ -124,7 +124,8 @@ class EDDY_API process final : public handle {
 };
 
 // Sends signum to any process (POSIX kill(2); a negative pid names a process group).
-// Windows: as process::kill. Thread-safe.
+// Windows: as process::kill, except that a child of this loop ended this way reports
+// term_signal 0 (only process::kill records the signal). Thread-safe.
 EDDY_API std::error_code kill(int pid, int signum);
 
 }  // namespace eddy

@@ -65,9 +65,10 @@ int mode_cwd(const args&) {
   return ec ? 1 : 0;
 }
 
-// pid: prints this process's pid.
+// pid: prints this process's pid, then its parent's.
 int mode_pid(const args&) {
   put_line(std::to_string(eddy::os::pid()));
+  put_line(std::to_string(eddy::os::parent_pid()));
   return 0;
 }
 
@@ -84,10 +85,10 @@ int mode_sleep_forever(const args&) {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
-// spawn-detached: starts `echo` as a detached child sharing this process's stdio, prints
-// its pid, then sleeps until killed. The test kills this process's group and checks that
-// the detached child still echoes.
-int mode_spawn_detached(const args&) {
+// spawn-child detached|attached: starts `echo` as a child sharing this process's stdio,
+// prints its pid, then sleeps until killed. The tests kill this process and check whether
+// the child outlived it.
+int mode_spawn_child(const args& a) {
   eddy::loop loop;
   eddy::process child(loop);
   std::error_code ec;
@@ -96,7 +97,7 @@ int mode_spawn_detached(const args&) {
   if (ec) return 3;
   o.args = {o.file, "echo"};
   o.stdio = {eddy::stdio_option::inherited(), eddy::stdio_option::inherited(), eddy::stdio_option::inherited()};
-  o.detached = true;
+  o.detached = !a.empty() && a[0] == "detached";
   if (auto e = child.spawn(o, [](std::int64_t, int) {})) {
     std::fprintf(stderr, "spawn: %s\n", e.message().c_str());
     return 4;
@@ -119,8 +120,8 @@ constexpr mode modes[] = {
     {"pid", mode_pid},
     {"args", mode_args},
     {"sleep-forever", mode_sleep_forever},
-    {"spawn-detached", mode_spawn_detached},
     {"cluster-worker", mode_cluster_worker},
+    {"spawn-child", mode_spawn_child},
 };
 
 args arguments(int argc, char** argv) {
