@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "platform/process.hpp"
+#include "helper_path.hpp"
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
@@ -27,13 +28,7 @@ namespace {
 
 using eddy_test::PortTest;
 
-// The helper is built next to the test executable (EDDY_TEST_HELPER_NAME, see CMakeLists).
-std::string helper_path() {
-  std::error_code ec;
-  std::string exe = eddy::os::executable_path(ec);
-  EXPECT_FALSE(ec) << ec.message();
-  return exe.substr(0, exe.find_last_of("/\\") + 1) + EDDY_TEST_HELPER_NAME;
-}
+using eddy_test::helper_path;
 
 // The same directory? Wine's std::filesystem::equivalent cannot tell (no file ids), so on
 // Windows the normalised names are compared, case-insensitively.

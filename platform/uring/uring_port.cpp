@@ -173,6 +173,11 @@ void port::detach(detail::io_object& io) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(l) | listener_bit, 0);
     io_uring_sqe_set_data64(sqe, ignore_tag);
+    // Now, not at the next poll: the core closes its descriptor right after this, and
+    // another process may hold the same listening socket (passed over an ipc pipe). Until
+    // the cancel runs, the ring would still accept connections that nobody here serves.
+    // (A multishot accept is cancelled within the submit call.)
+    io_uring_submit(&ring_);
   } else {
     free_listener(l);
   }

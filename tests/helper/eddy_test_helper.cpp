@@ -24,6 +24,7 @@
 
 // Modes defined in other files of the helper.
 int mode_cluster_worker(const std::vector<std::string>& a);  // cluster_modes.cpp
+int mode_ipc_serve(const std::vector<std::string>& a);       // ipc_modes.cpp
 
 namespace {
 
@@ -121,6 +122,7 @@ constexpr mode modes[] = {
     {"args", mode_args},
     {"sleep-forever", mode_sleep_forever},
     {"cluster-worker", mode_cluster_worker},
+    {"ipc-serve", mode_ipc_serve},
     {"spawn-child", mode_spawn_child},
 };
 
