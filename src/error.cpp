@@ -53,6 +53,7 @@ class eddy_category final : public std::error_category {
       case errc::host_not_found: return "host or service not found";
       case errc::try_again: return "temporary failure in name resolution";
       case errc::dns_failure: return "name resolution failed";
+      case errc::no_data: return "the name has no DNS records of the requested type";
     }
     return fmt::format("eddy error {}", value);
   }

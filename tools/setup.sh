@@ -7,6 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libfmt-dev libmsgsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   liburing-dev
+  libc-ares-dev dnsmasq-base
   g++-mingw-w64-x86-64-posix
   wine wine64
   nodejs

@@ -48,6 +48,7 @@ enum class errc : int {
   host_not_found,         // name resolution: no such host or service
   try_again,              // name resolution: a temporary failure, try again later
   dns_failure,            // name resolution failed for another reason
+  no_data,                // DNS: the name exists but has no records of the type asked for
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.

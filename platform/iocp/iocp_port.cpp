@@ -469,6 +469,14 @@ void port::submit(detail::operation& op) noexcept {
     }
     return;
   }
+  if (op.kind == detail::op_kind::poll) {
+    // Readiness polling has no overlapped form; nothing on Windows needs it yet (c-ares,
+    // which would, is not built for Windows here): the contract's not_supported.
+    op.result = 0;
+    op.error = make_error_code(errc::not_supported);
+    push_ready(op);
+    return;
+  }
   start_io(op);
 }
 
