@@ -469,14 +469,6 @@ void port::submit(detail::operation& op) noexcept {
     }
     return;
   }
-  if (op.kind == detail::op_kind::poll) {
-    // Readiness polling has no overlapped form; nothing on Windows needs it yet (c-ares,
-    // which would, is not built for Windows here): the contract's not_supported.
-    op.result = 0;
-    op.error = make_error_code(errc::not_supported);
-    push_ready(op);
-    return;
-  }
   start_io(op);
 }
 
@@ -526,6 +518,10 @@ void port::start_io(detail::operation& op) noexcept {
   switch (op.kind) {
     case detail::op_kind::nop:
       return;  // handled by submit
+    case detail::op_kind::poll:
+      // Readiness has no overlapped form; nothing on Windows needs it yet (c-ares, which
+      // would, is not built for Windows here): the contract's not_supported.
+      return fail(make_error_code(errc::not_supported));
     case detail::op_kind::accept: {
       if (winsock_extensions().accept_ex == nullptr) return fail(make_error_code(errc::not_supported));
       io_state& ios = io_state_of(io);
@@ -689,6 +685,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   const SOCKET s = socket_of(io);
   switch (op.kind) {
     case detail::op_kind::nop:
+    case detail::op_kind::poll:  // fails in start_io, never reaches here
       break;
     case detail::op_kind::recv: {
       // The zero-byte read finished: data, the end of the stream or an error is waiting.
