@@ -51,6 +51,10 @@ enum class io_kind : std::uint8_t {
   stream,   // a pipe fd, tty or character device (POSIX), or a pipe/file HANDLE (Windows): read/write
   console,  // a Windows console input/output handle: read waits on the wait thread, then
             // ReadConsoleInputW on the loop thread (iocp only)
+  directory,  // a directory HANDLE opened for change notification (iocp only; the POSIX fs
+              // watches are inotify fds, plain streams): read is ReadDirectoryChangesW into the
+              // acquired buffer (DWORD-aligned). result: bytes of FILE_NOTIFY_INFORMATION
+              // records; 0 when more changed than the system kept (the list was lost)
 };
 
 // operation::flags bits reported by recvfrom.

@@ -348,7 +348,7 @@ std::error_code port::attach(detail::io_object& io) {
   // its instances are associated when the port first uses them, a client's handle when
   // its connect succeeds.
   if (is_local_marker(io.native)) return {};
-  if (io.kind == detail::io_kind::stream) return attach_handle(io);
+  if (io.kind == detail::io_kind::stream || io.kind == detail::io_kind::directory) return attach_handle(io);
   const SOCKET s = socket_of(io);
   // Completion key op_key: packets are told apart by their OVERLAPPED, not their key.
   if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) return from_win32(::GetLastError());
@@ -387,7 +387,7 @@ void port::detach(detail::io_object& io) noexcept {
     ios = io_state{};
     return;
   }
-  if (io.kind == detail::io_kind::stream) {
+  if (io.kind == detail::io_kind::stream || io.kind == detail::io_kind::directory) {
     forget_preassociated(native_handle_of(io));
     ios = io_state{};
     return;
@@ -429,7 +429,7 @@ std::error_code port::attach_handle(detail::io_object& io) {
   } else {
     forget_preassociated(h);  // a stale entry: that instance was closed without being adopted
   }
-  ios.is_file = ::GetFileType(h) == FILE_TYPE_DISK;
+  ios.is_file = io.kind == detail::io_kind::stream && ::GetFileType(h) == FILE_TYPE_DISK;
   // No FILE_SKIP_COMPLETION_PORT_ON_SUCCESS on pipes and files: a ReadFile or WriteFile
   // that finishes at once still queues its packet (the simpler path; Wine never finishes
   // overlapped file I/O at once anyway).
@@ -637,7 +637,17 @@ void port::start_io(detail::operation& op) noexcept {
         const detail::io_vec buf = op.acquire(&op);
         if (st.cancel_requested) return fail(make_error_code(errc::operation_canceled));
         if (buf.len == 0) return fail(make_error_code(errc::no_memory));
-        ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
+        if (io.kind == detail::io_kind::directory) {
+          // The directory's change records since the previous call (the system keeps them
+          // between calls once the first was made); the packet carries their size.
+          constexpr DWORD what = FILE_NOTIFY_CHANGE_FILE_NAME | FILE_NOTIFY_CHANGE_DIR_NAME |
+                                 FILE_NOTIFY_CHANGE_ATTRIBUTES | FILE_NOTIFY_CHANGE_SIZE |
+                                 FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_CREATION |
+                                 FILE_NOTIFY_CHANGE_SECURITY;
+          ok = ::ReadDirectoryChangesW(h, buf.base, wsabuf_len(buf.len), FALSE, what, nullptr, &st.ov, nullptr);
+        } else {
+          ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
+        }
       } else {
         // Passing a handle along (an ipc pipe's write2) is not implemented on Windows yet
         // (docs/windows.md): refuse rather than drop it.

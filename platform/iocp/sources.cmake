@@ -9,3 +9,5 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/io
 list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
 # Name resolution on the thread pool.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)
+# fs_event: ReadDirectoryChangesW on directory handles read through the port.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/fs_event.cpp platform/fs_event.hpp)
