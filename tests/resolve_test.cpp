@@ -450,6 +450,22 @@ TEST_P(ResolveTest, DestroyingTheResolverRunsNoCallback) {
   EXPECT_EQ(loop().handle_count(), 0u);
 }
 
+TEST_P(ResolveTest, AMalformedNameIsAnInvalidArgumentFromTheLoop) {
+  // A label longer than 63 bytes: c-ares refuses it before sending anything, inside the
+  // call; the callback still comes from the loop. The one-shot form with the system's
+  // servers, as no query leaves the process.
+  bool called = false;
+  std::error_code got;
+  eddy::dns::resolve(loop(), std::string(70, 'a') + ".test", record_type::a, [&](std::error_code ec, records) {
+    called = true;
+    got = ec;
+  });
+  EXPECT_FALSE(called);
+  loop().run();
+  EXPECT_TRUE(called);
+  EXPECT_EQ(got, eddy::errc::invalid_argument) << got.message();
+}
+
 // Without c-ares (the mingw build) every query says so, from the loop.
 class ResolveUnsupportedTest : public PortTest {};
 EDDY_INSTANTIATE_PORTS(ResolveUnsupportedTest);
