@@ -57,6 +57,8 @@ EDDY_API work_request reverse_lookup(eddy::loop& loop, const socket_address& add
 //   port cannot watch sockets for c-ares (iocp).
 // A query's callback never runs inside the resolve(), cancel() or close() that ended it: it
 // comes from the loop, later. After the resolver object is destroyed no callback runs.
+// Threads: a resolver and its queries belong to the loop thread; nothing here blocks (the
+// constructor reads /etc/resolv.conf once). The answer is the callback's to keep.
 
 enum class record_type { a, aaaa, cname, mx, ns, txt, srv, ptr, soa };
 
