@@ -34,7 +34,8 @@ class resolver_impl final : public handle_base {
  public:
   resolver_impl(loop_impl& loop, const dns::resolver_options& options) : handle_base(loop, handle_type::resolver) {
     timer_ = new timer_impl(loop);
-    timer_->set_ref(false);  // the resolver itself is what keeps the loop alive
+    timer_->type_ = handle_type::internal;  // the resolver's part, not a user's timer (dump_handles)
+    timer_->set_ref(false);                  // the resolver itself is what keeps the loop alive
     timer_->cb.set([this] { on_timer(); });
     deferred_.owner = this;
     deferred_.kind = op_kind::nop;
