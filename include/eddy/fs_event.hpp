@@ -11,6 +11,10 @@
 // reports a rename of a watched file as one event per name): callers should treat events as
 // hints and look again, as with Node's fs.watch. Not recursive.
 //
+// Cost: on Linux each started fs_event is one inotify instance (an fd; at most
+// fs.inotify.max_user_instances per user, 128 by default: too_many_open_files beyond);
+// on Windows one directory handle.
+//
 // Threads: loop thread only. The filename view is valid only during the callback.
 #pragma once
 
