@@ -56,6 +56,7 @@ class eddy_category final : public std::error_category {
       case errc::protocol_error: return "malformed data from the peer";
       case errc::no_such_process: return "no such process";
       case errc::exec_format_error: return "not an executable format";
+      case errc::no_data: return "the name has no DNS records of the requested type";
     }
     return fmt::format("eddy error {}", value);
   }

@@ -15,3 +15,5 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/ipc_channel.cpp platform/iocp/ipc_ch
 list(APPEND EDDY_PORT_SOURCES platform/iocp/process.cpp platform/process.hpp platform/iocp/utf16.hpp)
 list(APPEND EDDY_PORT_LIBS psapi)
 string(APPEND EDDY_PORT_PC_LIBS " -lpsapi")
+# fs_event: ReadDirectoryChangesW on directory handles read through the port.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/fs_event.cpp platform/fs_event.hpp)

@@ -1,5 +1,6 @@
 #include "platform/uring/uring_port.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -580,6 +581,11 @@ void port::submit_plain(detail::operation& op) noexcept {
       io_uring_prep_sendmsg(sqe, fd, &m.msg, MSG_NOSIGNAL);
       break;
     }
+    case detail::op_kind::poll:
+      // One-shot: the CQE carries the returned events. The ring holds its own reference to
+      // the file, so the owner may close the fd once it has asked for the cancel.
+      io_uring_prep_poll_add(sqe, fd, (op.flags & detail::poll_readable) != 0 ? POLLIN : POLLOUT);
+      break;
   }
   io_uring_sqe_set_data(sqe, &op);
 }
