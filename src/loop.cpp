@@ -119,11 +119,12 @@ void loop_impl::run_timers() {
 
 namespace {
 // As libuv: a write, send, connect or shutdown is a request that keeps the loop alive on
-// its own; a handle waiting for input (a read, a receive, an accept) keeps it alive only as
+// its own; a handle waiting for input (a read, a receive, an accept, a poll) keeps it alive only as
 // an active, referenced handle, so unref() on a listening or reading handle lets the loop
 // end.
 bool keeps_loop_alive(op_kind kind) noexcept {
-  return kind != op_kind::accept && kind != op_kind::recv && kind != op_kind::read && kind != op_kind::recvfrom;
+  return kind != op_kind::accept && kind != op_kind::recv && kind != op_kind::read && kind != op_kind::recvfrom &&
+         kind != op_kind::poll;
 }
 }  // namespace
 
