@@ -100,12 +100,18 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
   readable.op.flags = cancelled.op.flags = eddy::detail::poll_readable;
   writable.op.flags = eddy::detail::poll_writable;
   auto& impl = loop().impl();
+  // A poll keeps the loop alive only through its handle (as a read does): the test holds a
+  // timer while it waits for one.
+  const auto run_until_done = [&](counted_op& c) {
+    eddy::timer guard(loop());
+    guard.start(std::chrono::seconds(30), [] { ADD_FAILURE() << "the poll never completed"; });
+    while (c.completions == 0 && guard.is_active()) loop().run(eddy::run_mode::once);
+  };
   impl.submit(readable.op);
   impl.submit(writable.op);
-  // The ring may post a completion only on its next entry: a few turns, not one.
-  for (int i = 0; i < 100 && writable.completions == 0; ++i) loop().run(eddy::run_mode::nowait);
+  run_until_done(writable);
   if (GetParam() == eddy::backend_kind::iocp) {
-    loop().run();
+    run_until_done(readable);
     EXPECT_EQ(readable.error, eddy::errc::not_supported);
     EXPECT_EQ(writable.error, eddy::errc::not_supported);
   } else {
@@ -118,7 +124,7 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
     net::to_native(to, dest);
     std::error_code ec;
     EXPECT_EQ(net::try_sendto(tx, &v, 1, &dest, ec), 1u) << ec.message();
-    loop().run();
+    run_until_done(readable);
     EXPECT_EQ(readable.completions, 1);
     EXPECT_FALSE(readable.error) << readable.error.message();
     // The datagram is still there: poll read nothing, so a second poll completes too.
@@ -127,7 +133,7 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
     again.op.io = &io;
     again.op.flags = eddy::detail::poll_readable;
     impl.submit(again.op);
-    loop().run();
+    run_until_done(again);
     EXPECT_EQ(again.completions, 1);
     EXPECT_FALSE(again.error) << again.error.message();
   }
@@ -142,7 +148,7 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
     loop().run(eddy::run_mode::nowait);
     EXPECT_EQ(cancelled.completions, 0);
     impl.cancel(cancelled.op);
-    loop().run();
+    run_until_done(cancelled);
     EXPECT_EQ(cancelled.completions, 1);
     EXPECT_EQ(cancelled.error, eddy::errc::operation_canceled) << cancelled.error.message();
     impl.port_detach(quiet);
