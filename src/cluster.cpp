@@ -257,6 +257,7 @@ class primary_impl {
     bool leaving = false;  // asked to leave (shutdown, recycle) or killed: no respawn for it
     bool retired = false;  // replaced already (recycled)
     bool rss_warned = false;
+    bool listening = false;  // it said listening_ok
     clock::time_point leave_deadline;
     unsigned unacked = 0;
     std::string listen_key;
@@ -294,9 +295,12 @@ class primary_impl {
   }
 
   void shutdown(std::function<void()> done) {
+    if (shutting_down_) return;
     shutting_down_ = true;
     shutdown_done_ = std::move(done);
     for (auto& s : slots_) s.respawn.reset();
+    listeners_.clear();  // stop accepting (round_robin); workers close their own (shared)
+    restart_queue_.clear();
     const auto now = clock::now();
     for (auto& [id, w] : workers_) {
       if (w->exited) continue;
@@ -340,8 +344,9 @@ class primary_impl {
     if (fn) fn(std::forward<A>(args)...);
   }
 
-  void spawn_into(std::size_t slot) {
-    if (shutting_down_ || slots_[slot].stopped) return;
+  // Starts a worker in `slot`; its id, or 0 if none was started.
+  int spawn_into(std::size_t slot) {
+    if (shutting_down_ || slots_[slot].stopped) return 0;
     const int id = next_id_++;
     auto w = std::make_unique<worker_rec>();
     w->id = id;
@@ -369,11 +374,12 @@ class primary_impl {
       // Counts as dying young: retried with the growing delay, then given up.
       w->proc.reset();
       after_death(slot, /*young=*/true, id);
-      return;
+      return 0;
     }
     w->pid = w->proc->pid();
     workers_.emplace(id, std::move(w));
     emit(api_.on_fork, id);
+    return id;
   }
 
   // A worker of `slot` died (or could not start): schedules its replacement.
@@ -400,6 +406,11 @@ class primary_impl {
     end_channel(*w, {});
     emit(api_.on_exit, id, status, sig);
     if (!expected && !w->retired) after_death(w->slot, young, id);
+    if (restarting_ && id == restart_new_) {
+      // The replacement died before it was ready: the old one stays, and is looked after.
+      if (worker_rec* old = find(restart_old_)) old->retired = false;
+    }
+    if (restarting_ && (id == restart_old_ || id == restart_new_)) next_restart();
     // The process handle is inside its own callback: let it go on the next iteration.
     loop_.set_immediate([this, id] {
       workers_.erase(id);
@@ -407,10 +418,60 @@ class primary_impl {
     });
   }
 
+  // ---- rolling restart
+
+ public:
+  std::error_code restart(std::function<void()> done) {
+    if (!started_ || shutting_down_) return make_error_code(errc::closed);
+    if (restarting_) return make_error_code(errc::already_started);
+    restarting_ = true;
+    restart_done_ = std::move(done);
+    restart_queue_.clear();
+    for (auto& [id, w] : workers_) {
+      if (!w->exited && !w->leaving) restart_queue_.push_back(id);
+    }
+    next_restart();
+    return {};
+  }
+
+ private:
+
+  void next_restart() {
+    restart_old_ = restart_new_ = 0;
+    while (!restart_queue_.empty()) {
+      const int old_id = restart_queue_.front();
+      restart_queue_.erase(restart_queue_.begin());
+      worker_rec* old = find(old_id);
+      if (old == nullptr || old->exited || old->leaving) continue;
+      old->retired = true;  // its exit is expected: its replacement is already there
+      restart_old_ = old_id;
+      restart_new_ = spawn_into(old->slot);
+      if (restart_new_ == 0) break;  // could not start one: leave the old one serving
+      return;
+    }
+    restarting_ = false;
+    restart_old_ = restart_new_ = 0;
+    auto done = std::move(restart_done_);
+    if (done) done();
+  }
+
+  // The replacement under way is ready (online, and listening if the old one was).
+  void replacement_ready(int id, bool listening) {
+    if (id == 0 || id != restart_new_) return;
+    worker_rec* old = find(restart_old_);
+    if (old != nullptr && old->listening && !listening) return;  // wait for its listening
+    restart_new_ = 0;
+    if (old != nullptr && !old->exited) {
+      ask_to_leave(*old, clock::now());  // its exit moves the restart on
+    } else {
+      next_restart();
+    }
+  }
+
   void ask_to_leave(worker_rec& w, clock::time_point now) {
     if (w.leaving) return;
     w.leaving = true;
-    w.leave_deadline = now + opts_.stuck_timeout;
+    w.leave_deadline = now + opts_.shutdown_timeout;
     if (w.chan && w.chan->is_open() && w.online) {
       w.chan->send(frame_type::disconnect, std::span<const std::byte>());
     } else if (w.proc) {
@@ -484,6 +545,7 @@ class primary_impl {
               });
     emit(api_.on_online, id);
     if (w->leaving) ch->send(frame_type::disconnect, std::span<const std::byte>());
+    replacement_ready(id, false);
   }
 
   void end_channel(worker_rec& w, std::error_code ec) {
@@ -544,7 +606,9 @@ class primary_impl {
       case frame_type::listening_ok: {
         const auto addr = socket_address::parse_endpoint(r.rest());
         if (!addr) return end_channel(*w, make_error_code(errc::protocol_error));
+        w->listening = true;
         emit(api_.on_listening, id, *addr);
+        replacement_ready(id, true);
         return;
       }
       case frame_type::ack: {
@@ -676,6 +740,11 @@ class primary_impl {
   bool shutting_down_ = false;
   bool shutdown_finished_ = false;
   std::function<void()> shutdown_done_;
+  bool restarting_ = false;
+  std::vector<int> restart_queue_;  // old workers still to replace
+  int restart_old_ = 0;             // the one being replaced
+  int restart_new_ = 0;             // its replacement, until it is ready
+  std::function<void()> restart_done_;
   int next_id_ = 1;
   std::map<int, std::unique_ptr<worker_rec>> workers_;
   std::vector<slot_rec> slots_;
@@ -861,6 +930,7 @@ primary::primary(eddy::loop& loop, options opts) : impl_(std::make_unique<detail
 primary::~primary() = default;
 std::error_code primary::start() { return impl_->start(); }
 void primary::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
+std::error_code primary::restart(std::function<void()> done) { return impl_->restart(std::move(done)); }
 std::error_code primary::send(int id, std::span<const std::byte> bytes) { return impl_->send(id, bytes); }
 std::vector<int> primary::workers() const { return impl_->ids(); }
 int primary::pid(int id) const { return impl_->pid(id); }
@@ -888,12 +958,20 @@ int run(int argc, char** argv, options opts, std::function<void(primary&)> prima
     std::fprintf(stderr, "eddy cluster: cannot create a loop: %s\n", ec.message().c_str());
     return 1;
   }
+  // Watches sig (where the platform can) without keeping the loop alive.
+  auto watch = [&](eddy::signal& s, int sig, std::function<void(int)> fn) {
+    if (!s.start(sig, std::move(fn))) s.unref();
+  };
+  eddy::signal sigint(*loop), sigterm(*loop), sighup(*loop);
   if (is_worker()) {
     worker w(*loop);
     if ((ec = w.start())) {
       std::fprintf(stderr, "eddy cluster worker: %s\n", ec.message().c_str());
       return 1;
     }
+    auto leave = [&](int) { w.disconnect(); };
+    watch(sigint, signals::sigint, leave);
+    watch(sigterm, signals::sigterm, leave);
     if (worker_main) worker_main(w);
     loop->run();
     return 0;
@@ -904,6 +982,21 @@ int run(int argc, char** argv, options opts, std::function<void(primary&)> prima
   if ((ec = p.start())) {
     std::fprintf(stderr, "eddy cluster: cannot start: %s\n", ec.message().c_str());
     return 1;
+  }
+  auto stop = [&](int) {
+    p.shutdown([&] {
+      sigint.close();
+      sigterm.close();
+      sighup.close();
+    });
+  };
+  watch(sigint, signals::sigint, stop);
+  watch(sigterm, signals::sigterm, stop);
+  // SIGHUP restarts on POSIX; on Windows it is the console closing (CTRL_CLOSE): shut down.
+  if (backend_compiled(backend_kind::iocp)) {
+    watch(sighup, signals::sighup, stop);
+  } else {
+    watch(sighup, signals::sighup, [&](int) { (void)p.restart(); });
   }
   loop->run();
   return 0;

@@ -1,6 +1,7 @@
 // eddy::cluster on every port: the test is the primary, eddy_test_helper's `cluster-worker`
 // modes are the workers (tests/helper/cluster_modes.cpp).
 #include <map>
+#include <utility>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,7 +44,7 @@ class ClusterTest : public PortTest {
       c->read_start([c, got, done](std::error_code rec, std::span<std::byte> d) {
         if (rec) {
           c->close();
-          done(*got);
+          done(got->empty() ? "read: " + rec.message() : *got);
           return;
         }
         *got += text(d);
@@ -251,6 +252,179 @@ TEST_P(ClusterTest, AWorkerAboveTheRssLimitIsRecycled) {
   EXPECT_TRUE(recycled);
   ASSERT_GE(forks.size(), 2u);  // the replacement was started
   EXPECT_EQ(exits[forks.front()], 0);  // the recycled worker left by itself
+}
+
+TEST_P(ClusterTest, RoundRobinSpreadsAThousandConnectionsEvenly) {
+  constexpr int kConns = 1000;
+  auto o = worker_options("serve", 4);
+  o.policy = cluster::scheduling::round_robin;
+  cluster::primary p(loop(), o);
+  std::map<std::string, int> per_worker;
+  int done = 0;
+  int failed = 0;
+  std::set<int> listening;
+  p.on_listening = [&](int id, const eddy::socket_address& addr) {
+    listening.insert(id);
+    if (listening.size() != 4) return;
+    for (int i = 0; i < kConns; ++i) {
+      ask(addr, [&](std::string a) {
+        if (a.rfind("worker ", 0) == 0) {
+          ++per_worker[a];
+        } else {
+          ++failed;
+        }
+        if (++done == kConns) p.shutdown();
+      });
+    }
+  };
+  ASSERT_FALSE(p.start());
+  loop().run();
+  EXPECT_EQ(failed, 0);
+  ASSERT_EQ(per_worker.size(), 4u);
+  for (const auto& [who, n] : per_worker) {
+    EXPECT_GE(n, 200) << who;  // 250 each, within 20%
+    EXPECT_LE(n, 300) << who;
+  }
+}
+
+TEST_P(ClusterTest, MebibyteMessagesGoBothWays) {
+  cluster::primary p(loop(), worker_options("serve", 1));
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7) % 26);
+  std::string got;
+  p.on_online = [&](int id) { EXPECT_FALSE(p.send(id, eddy::buffer(big))); };
+  p.on_message = [&](int, std::span<const std::byte> m) {
+    got = text(m);
+    p.shutdown();
+  };
+  ASSERT_FALSE(p.start());
+  loop().run();
+  EXPECT_EQ(got.size(), big.size() + 5);
+  EXPECT_TRUE(got == "echo:" + big);
+}
+
+TEST_P(ClusterTest, AKilledWorkerIsReplaced) {
+  cluster::primary p(loop(), worker_options("serve", 1));
+  std::vector<int> online;
+  std::vector<std::pair<int, int>> exits;  // id, signal
+  p.on_online = [&](int id) {
+    online.push_back(id);
+    if (online.size() == 1) {
+      EXPECT_FALSE(eddy::kill(p.pid(id), eddy::signals::sigkill));
+    } else {
+      p.shutdown();
+    }
+  };
+  p.on_exit = [&](int id, std::int64_t, int sig) { exits.emplace_back(id, sig); };
+  ASSERT_FALSE(p.start());
+  loop().run();
+  ASSERT_EQ(online.size(), 2u);
+  ASSERT_EQ(exits.size(), 2u);
+  EXPECT_EQ(exits[0].first, online[0]);
+  // POSIX reports the signal; on Windows a process ended from outside its handle reports 0.
+  if (!eddy::backend_compiled(eddy::backend_kind::iocp)) {
+    EXPECT_EQ(exits[0].second, eddy::signals::sigkill);
+  }
+  EXPECT_EQ(exits[1], std::make_pair(online[1], 0));
+}
+
+// Load that keeps `lanes` connections going one after the other until told to stop;
+// counts answers by who gave them and anything that is not a whole answer.
+struct load {
+  explicit load(ClusterTest& test) : t(test) {}
+  ClusterTest& t;
+  eddy::socket_address addr;
+  bool stop = false;
+  int answers = 0;
+  std::vector<std::string> bad;
+  std::set<std::string> who;
+  std::function<void()> on_answer;
+  int in_flight = 0;
+  std::function<void()> on_drained;  // after stop, once nothing is in flight
+  void lane() {
+    if (stop) {
+      if (in_flight == 0 && on_drained) std::exchange(on_drained, nullptr)();
+      return;
+    }
+    ++in_flight;
+    t.ask(addr, [this](std::string a) {
+      --in_flight;
+      if (a.rfind("worker ", 0) == 0 && a.back() == '\n') {
+        ++answers;
+        who.insert(a);
+      } else {
+        bad.push_back(a);
+      }
+      if (on_answer) on_answer();
+      lane();
+    });
+  }
+};
+
+TEST_P(ClusterTest, ARollingRestartUnderLoadRefusesNothing) {
+  auto o = worker_options("serve", 2);
+  o.policy = cluster::scheduling::round_robin;
+  cluster::primary p(loop(), o);
+  load l(*this);
+  int forks = 0;
+  bool restarted = false;
+  std::set<int> listening;
+  p.on_fork = [&](int) { ++forks; };
+  p.on_listening = [&](int id, const eddy::socket_address& addr) {
+    listening.insert(id);
+    if (listening.size() != 2) return;
+    l.addr = addr;
+    l.on_answer = [&] {
+      if (l.answers != 20) return;
+      ASSERT_FALSE(p.restart([&] { restarted = true; }));
+      EXPECT_EQ(p.restart(), eddy::errc::already_started);
+    };
+    for (int i = 0; i < 4; ++i) l.lane();
+  };
+  // Once the restart is done, a little more load, then stop.
+  eddy::timer check(loop());
+  check.start(std::chrono::milliseconds(20), std::chrono::milliseconds(20), [&] {
+    if (restarted && l.answers > 60) {
+      check.close();
+      l.on_drained = [&] { p.shutdown(); };  // no connection is left to the shutdown
+      l.stop = true;
+    }
+  });
+  ASSERT_FALSE(p.start());
+  loop().run();
+  EXPECT_TRUE(restarted);
+  EXPECT_EQ(forks, 4);
+  EXPECT_TRUE(l.bad.empty()) << l.bad.size() << " failed, first: " << l.bad.front();
+  EXPECT_GE(l.who.size(), 3u);  // old and new workers both answered
+}
+
+TEST_P(ClusterTest, AGracefulShutdownUnderLoadCutsNoAnswer) {
+  auto o = worker_options("serve", 2);
+  cluster::primary p(loop(), o);
+  load l(*this);
+  std::vector<std::pair<std::int64_t, int>> exits;
+  bool done = false;
+  std::set<int> listening;
+  p.on_listening = [&](int id, const eddy::socket_address& addr) {
+    listening.insert(id);
+    if (listening.size() != 2) return;
+    l.addr = addr;
+    l.on_answer = [&] {
+      if (l.answers == 30) p.shutdown([&] { done = true; });
+      if (done) l.stop = true;
+    };
+    for (int i = 0; i < 4; ++i) l.lane();
+  };
+  p.on_exit = [&](int, std::int64_t status, int sig) { exits.emplace_back(status, sig); };
+  ASSERT_FALSE(p.start());
+  loop().run();
+  EXPECT_TRUE(done);
+  EXPECT_GE(l.answers, 30);
+  // After the shutdown began, new connections may fail (nobody listens any more, and what
+  // waited in the closed listener's backlog is reset), but no connection gets part of an
+  // answer, and every worker left by itself.
+  for (const auto& b : l.bad) EXPECT_TRUE(b.rfind("connect: ", 0) == 0 || b.rfind("read: ", 0) == 0) << b;
+  EXPECT_EQ(exits, (std::vector<std::pair<std::int64_t, int>>{{0, 0}, {0, 0}}));
 }
 
 TEST_P(ClusterTest, WorkerStartOutsideAClusterFails) {

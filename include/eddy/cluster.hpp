@@ -69,6 +69,8 @@ struct options {
   std::vector<std::string> env;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::chrono::milliseconds stuck_timeout{5000};
+  // How long a worker asked to leave (shutdown, restart, recycle) may take before it is killed.
+  std::chrono::milliseconds shutdown_timeout{5000};
   std::uint64_t rss_warn = 0;     // bytes; 0: off
   std::uint64_t rss_recycle = 0;  // bytes; 0: off
   std::size_t max_message = 16u << 20;
@@ -111,10 +113,15 @@ class EDDY_API primary {
 
   // Spawns the workers. Set the callbacks first.
   std::error_code start();
-  // Stops respawning, asks every worker to leave (disconnect), waits for them to exit
-  // (killing those still there after stuck_timeout), closes the listeners and the channel,
-  // then calls done.
+  // Stops respawning and accepting (round_robin: the primary's listeners close), asks every
+  // worker to leave (disconnect: it closes its server, finishes what it has and exits), kills
+  // those still there after shutdown_timeout, closes the channel, then calls done.
   void shutdown(std::function<void()> done = {});
+  // Rolling restart: replaces the workers one at a time, each by a new one that is online
+  // (and listening, if the old one was) before the old one is asked to leave, so no
+  // connection is refused. done runs when the last old worker has gone. already_started if a
+  // restart is under way.
+  std::error_code restart(std::function<void()> done = {});
 
   // Sends bytes to a worker (errc::not_connected if it is not online, message_too_long
   // above max_message). The bytes are copied.
@@ -177,8 +184,11 @@ inline bool is_primary() { return !is_worker(); }
 
 // Runs a whole cluster program on a new loop: in the primary, primary_main(p) then p.start()
 // and the loop; in a worker, w.start(), worker_main(w) and the loop. argv becomes the
-// workers' arguments when options.args is empty. Returns the process's exit status: 0, or
-// 1 with the reason on stderr if the loop or the cluster could not start.
+// workers' arguments when options.args is empty. Signals: in the primary SIGINT and SIGTERM
+// (Ctrl-C on Windows) shut the cluster down gracefully, and SIGHUP (POSIX) restarts the
+// workers one at a time; in a worker SIGINT and SIGTERM make it leave (disconnect), so a
+// Ctrl-C that reaches the whole process group still ends gracefully. Returns the process's
+// exit status: 0, or 1 with the reason on stderr if the loop or the cluster could not start.
 EDDY_API int run(int argc, char** argv, options opts, std::function<void(primary&)> primary_main,
                  std::function<void(worker&)> worker_main);
 

@@ -2,7 +2,7 @@
 // primary is the test (options.exec = this helper).
 //   serve      listens through the primary on 127.0.0.1:$EDDY_TEST_PORT (0: any), answers each
 //              connection with "worker <id>\n"; echoes messages back as "echo:<bytes>";
-//              leaves when asked (exit status 0).
+//              leaves when asked, after answering what it has (exit status 0).
 //   stuck      comes online, then blocks its loop for good (no more heartbeats).
 //   crash      exits with status 3 at once.
 //   garbage    says hello properly, then sends a frame of an unknown type.
@@ -30,14 +30,15 @@ int serve() {
   std::vector<std::unique_ptr<eddy::tcp>> conns;
   const auto port = static_cast<std::uint16_t>(std::atoi(eddy::os::getenv("EDDY_TEST_PORT").value_or("0").c_str()));
   const std::string greeting = "worker " + std::to_string(w.id()) + "\n";
-  w.listen(eddy::socket_address::loopback_v4(port), 128, [&](std::error_code lec) {
+  w.listen(eddy::socket_address::loopback_v4(port), 1024, [&](std::error_code lec) {
     if (lec) {
       std::fprintf(stderr, "cluster-worker: listen: %s\n", lec.message().c_str());
       w.disconnect();
       return;
     }
     auto& c = *conns.emplace_back(std::make_unique<eddy::tcp>(*loop));
-    if (w.accept(c)) {
+    if (auto aec = w.accept(c)) {
+      std::fprintf(stderr, "cluster-worker %d: accept: %s\n", w.id(), aec.message().c_str());
       c.close();
       return;
     }
@@ -48,9 +49,8 @@ int serve() {
     echo = "echo:" + std::string(reinterpret_cast<const char*>(m.data()), m.size());
     w.send(eddy::buffer(echo));
   };
-  w.on_disconnect = [&] {
-    for (auto& c : conns) c->close();
-  };
+  // Asked to leave: the listener is closed already; connections close after their answer.
+  w.on_disconnect = [] {};
   loop->run();
   return 0;
 }
