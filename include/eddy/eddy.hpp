@@ -5,6 +5,7 @@
 #include "eddy/async.hpp"
 #include "eddy/dns.hpp"
 #include "eddy/error.hpp"
+#include "eddy/fs.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"

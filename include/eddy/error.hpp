@@ -48,6 +48,12 @@ enum class errc : int {
   host_not_found,         // name resolution: no such host or service
   try_again,              // name resolution: a temporary failure, try again later
   dns_failure,            // name resolution failed for another reason
+  directory_not_empty,    // rmdir or rename onto a directory that has entries
+  too_many_symlinks,      // a loop of symbolic links, or too many of them in a path
+  name_too_long,          // a path or a path component is too long
+  cross_device_link,      // rename or link across file systems
+  read_only_file_system,
+  invalid_seek,           // an offset on a pipe or other unseekable file
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.
