@@ -9,3 +9,5 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/tty.cpp platform/tty.hpp platform/io
 list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
 # Name resolution on the thread pool.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)
+# The file system (eddy::fs) on the thread pool; UTF-16 conversions shared with named pipes.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/fs.cpp platform/fs.hpp platform/iocp/utf16.hpp)
