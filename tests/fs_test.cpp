@@ -15,6 +15,15 @@
 
 #include "port_fixture.hpp"
 
+#if defined(__linux__)
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#endif
+
 namespace eddy::fs {
 // Shows the message ("no such file or directory: open '/tmp/x'") in failed expectations.
 inline void PrintTo(const error& e, std::ostream* os) { *os << (e ? e.message() : std::string("success")); }
@@ -457,25 +466,49 @@ TEST_P(FsTest, Access) {
   }
 }
 
+#if defined(__linux__)
+// Sets or clears the immutable attribute (chattr +i), which stops root too.
+bool set_immutable(const std::string& p, bool on) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+  ok = ok && ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  ::close(fd);
+  return ok;
+}
+#endif
+
 TEST_P(FsTest, PermissionDeniedWhereRootCannotBypassIt) {
-  // Running a non-executable file is refused even for root; opening a read-only file for
-  // writing is refused on Windows. Both arrive as permission_denied.
+  // The tests run as root, which ignores permission bits. What stops root: an immutable
+  // file on Linux (EPERM), the read-only attribute on Windows (ERROR_ACCESS_DENIED). Both
+  // arrive as permission_denied.
   put("f", "x");
-  if (windows) {
-    ASSERT_FALSE(fs::chmod(path("f"), 0444));
-    fs::file f = fs::file::invalid;
-    const fs::error err = fs::open(path("f"), fs::open_flags::write, 0, f);
-    if (!err) {
-      EXPECT_FALSE(fs::close(f));
-      GTEST_SKIP() << "the read-only attribute did not stop a writer (Wine keeps it as Unix permissions, "
-                      "which root bypasses); the Access test covers permission_denied";
-    }
-    EXPECT_EQ(err, errc::permission_denied);
-  } else {
-    // A directory without search permission blocks nobody as root, and there is no other
-    // portable EACCES from open() for root; access(X_OK) is covered above.
-    GTEST_SKIP() << "root bypasses open() permission checks on POSIX; see the Access test";
+  fs::file f = fs::file::invalid;
+#if defined(__linux__)
+  if (!set_immutable(path("f"), true)) {
+    GTEST_SKIP() << "cannot make a file immutable here (file system or CAP_LINUX_IMMUTABLE): " << std::strerror(errno);
   }
+  const fs::error open_err = fs::open(path("f"), fs::open_flags::write, 0, f);
+  const fs::error unlink_err = finish([&](auto cb) { fs::unlink(loop(), path("f"), cb); });
+  const fs::error async_open_err =
+      finish([&](auto cb) { fs::open(loop(), path("f"), fs::open_flags::write, 0, cb); });
+  ASSERT_TRUE(set_immutable(path("f"), false));
+  EXPECT_EQ(open_err, errc::permission_denied);
+  EXPECT_EQ(async_open_err, errc::permission_denied);
+  EXPECT_EQ(unlink_err, errc::permission_denied);
+  EXPECT_NE(unlink_err.message().find(path("f")), std::string::npos) << unlink_err.message();
+#else
+  ASSERT_FALSE(fs::chmod(path("f"), 0444));
+  const fs::error err = fs::open(path("f"), fs::open_flags::write, 0, f);
+  if (!err) {
+    EXPECT_FALSE(fs::close(f));
+    GTEST_SKIP() << "the read-only attribute did not stop a writer (Wine keeps it as Unix permissions, "
+                    "which root bypasses); the Access test covers permission_denied";
+  }
+  EXPECT_EQ(err, errc::permission_denied);
+#endif
 }
 
 TEST_P(FsTest, ChmodAndFchmod) {
