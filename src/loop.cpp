@@ -373,7 +373,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "internal"};
+    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "fs_poll", "internal"};
     out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
                        names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
   });

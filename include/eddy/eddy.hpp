@@ -6,6 +6,7 @@
 #include "eddy/dns.hpp"
 #include "eddy/error.hpp"
 #include "eddy/fs.hpp"
+#include "eddy/fs_poll.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"
