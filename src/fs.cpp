@@ -1,6 +1,8 @@
 // The file system's portable core. Synchronous forms call platform/fs.hpp and name the
 // call and path in a failure; callback forms run the synchronous form on the thread pool
-// (one job per request) and hand the result to the callback on the loop thread.
+// (one job per request) and hand the result to the callback on the loop thread. Where the
+// port performs a file operation itself (io_uring: open, close, read, write, stat, fsync,
+// when the kernel has the opcode), the callback form submits an operation to it instead.
 #include "eddy/fs.hpp"
 
 #include <memory>
@@ -9,6 +11,7 @@
 
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
+#include "loop_impl.hpp"
 #include "platform/fs.hpp"
 
 namespace eddy::fs {
@@ -75,6 +78,74 @@ request run(eddy::loop& loop, const char* call, std::string_view path, std::stri
 }
 
 using none = std::tuple<>;
+
+// One request the port runs itself: the operation and what its parameters point to. It
+// keeps itself alive (self) until the port has delivered the operation.
+struct native_job final : detail_::request_state {
+  using done_fn = std::function<void(const error&, native_job&)>;
+  eddy::detail::operation op;
+  const char* call = "";
+  std::string path;
+  std::vector<io_vec> vecs;
+  stat_info st;
+  alignas(8) std::byte scratch[256];  // the port's raw stat result
+  done_fn done;
+  std::shared_ptr<native_job> self;
+};
+
+using eddy::detail::op_kind;
+
+// A job for kind when the loop's port runs it, else nullptr (use the pool).
+std::shared_ptr<native_job> native_for(eddy::loop& loop, op_kind kind, const char* call, std::string_view path = {}) {
+  if (!loop.impl().port_supports(kind)) return nullptr;
+  auto j = std::make_shared<native_job>();
+  j->op.kind = kind;
+  j->call = call;
+  j->path = path;
+  if (!j->path.empty()) j->op.addr = j->path.c_str();
+  return j;
+}
+
+request submit(eddy::loop& loop, std::shared_ptr<native_job> j, native_job::done_fn done) {
+  j->done = std::move(done);
+  j->op.owner = j.get();
+  j->op.complete = [](eddy::detail::operation* op) {
+    auto* job = static_cast<native_job*>(op->owner);
+    const std::shared_ptr<native_job> keep = std::move(job->self);
+    const error err = op->error ? error(op->error, job->call, job->path) : error{};
+    op->loop->invoke([&] { job->done(err, *job); });
+  };
+  j->self = j;
+  loop.impl().submit(j->op);
+  return request(std::move(j));
+}
+
+// The scatter/gather list of a native read or write (the ring takes at most IOV_MAX).
+template <class Buffer>
+std::shared_ptr<native_job> native_rw(eddy::loop& loop, op_kind kind, const char* call, file f,
+                                      std::span<const Buffer> bufs, std::int64_t offset) {
+  if (bufs.size() > 1024) return nullptr;
+  auto j = native_for(loop, kind, call);
+  if (!j) return nullptr;
+  j->vecs = to_vecs(bufs);
+  j->op.file = native(f);
+  j->op.bufs = j->vecs.data();
+  j->op.nbufs = static_cast<std::uint32_t>(j->vecs.size());
+  j->op.offset = offset < 0 ? -1 : offset;
+  return j;
+}
+
+request native_stat(eddy::loop& loop, std::shared_ptr<native_job> j, stat_callback cb) {
+  j->op.out = &j->st;
+  j->op.buf = {j->scratch, sizeof j->scratch};
+  return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) { cb(err, job.st); });
+}
+
+request native_sync(eddy::loop& loop, std::shared_ptr<native_job> j, file f, bool data_only, done_callback cb) {
+  j->op.file = native(f);
+  j->op.flags = data_only ? eddy::detail::sync_data_only : 0;
+  return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job&) { cb(err); });
+}
 
 }  // namespace
 
@@ -311,16 +382,32 @@ error write_file(std::string_view path, std::string_view data) {
 // ---------------------------------------------------------------- callback forms
 
 request open(eddy::loop& loop, std::string_view path, open_flags flags, int mode, open_callback cb) {
+  if (auto j = path.empty() ? nullptr : native_for(loop, op_kind::file_open, "open", path)) {
+    j->op.flags = static_cast<std::uint32_t>(flags);
+    j->op.mode = static_cast<std::uint32_t>(mode);
+    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
+      cb(err, err ? file::invalid : static_cast<file>(job.op.result));
+    });
+  }
   return run<std::tuple<file>>(
       loop, "open", path, {}, [flags, mode](auto& j) { return open(j.path, flags, mode, std::get<0>(j.values)); },
       std::move(cb));
 }
 
 request close(eddy::loop& loop, file f, done_callback cb) {
+  if (auto j = native_for(loop, op_kind::file_close, "close")) {
+    j->op.file = native(f);
+    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job&) { cb(err); });
+  }
   return run<none>(loop, "close", {}, {}, [f](auto&) { return close(f); }, std::move(cb));
 }
 
 request read(eddy::loop& loop, file f, std::span<const mutable_buffer> bufs, std::int64_t offset, size_callback cb) {
+  if (auto j = native_rw(loop, op_kind::file_read, "read", f, bufs, offset)) {
+    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
+      cb(err, err ? 0 : static_cast<std::size_t>(job.op.result));
+    });
+  }
   return run<std::tuple<std::size_t>>(
       loop, "read", {}, {},
       [f, v = to_vecs(bufs), offset](auto& j) {
@@ -330,6 +417,11 @@ request read(eddy::loop& loop, file f, std::span<const mutable_buffer> bufs, std
 }
 
 request write(eddy::loop& loop, file f, std::span<const const_buffer> bufs, std::int64_t offset, size_callback cb) {
+  if (auto j = native_rw(loop, op_kind::file_write, "write", f, bufs, offset)) {
+    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
+      cb(err, err ? 0 : static_cast<std::size_t>(job.op.result));
+    });
+  }
   return run<std::tuple<std::size_t>>(
       loop, "write", {}, {},
       [f, v = to_vecs(bufs), offset](auto& j) {
@@ -339,16 +431,27 @@ request write(eddy::loop& loop, file f, std::span<const const_buffer> bufs, std:
 }
 
 request stat(eddy::loop& loop, std::string_view path, stat_callback cb) {
+  if (auto j = path.empty() ? nullptr : native_for(loop, op_kind::file_stat, "stat", path)) {
+    return native_stat(loop, std::move(j), std::move(cb));
+  }
   return run<std::tuple<stat_info>>(
       loop, "stat", path, {}, [](auto& j) { return stat(j.path, std::get<0>(j.values)); }, std::move(cb));
 }
 
 request lstat(eddy::loop& loop, std::string_view path, stat_callback cb) {
+  if (auto j = path.empty() ? nullptr : native_for(loop, op_kind::file_stat, "lstat", path)) {
+    j->op.flags = eddy::detail::stat_no_follow;
+    return native_stat(loop, std::move(j), std::move(cb));
+  }
   return run<std::tuple<stat_info>>(
       loop, "lstat", path, {}, [](auto& j) { return lstat(j.path, std::get<0>(j.values)); }, std::move(cb));
 }
 
 request fstat(eddy::loop& loop, file f, stat_callback cb) {
+  if (auto j = native_for(loop, op_kind::file_stat, "fstat")) {
+    j->op.file = native(f);
+    return native_stat(loop, std::move(j), std::move(cb));
+  }
   return run<std::tuple<stat_info>>(
       loop, "fstat", {}, {}, [f](auto& j) { return fstat(f, std::get<0>(j.values)); }, std::move(cb));
 }
@@ -406,10 +509,14 @@ request closedir(eddy::loop& loop, dir d, done_callback cb) {
 }
 
 request fsync(eddy::loop& loop, file f, done_callback cb) {
+  if (auto j = native_for(loop, op_kind::file_sync, "fsync")) return native_sync(loop, std::move(j), f, false, std::move(cb));
   return run<none>(loop, "fsync", {}, {}, [f](auto&) { return fsync(f); }, std::move(cb));
 }
 
 request fdatasync(eddy::loop& loop, file f, done_callback cb) {
+  if (auto j = native_for(loop, op_kind::file_sync, "fdatasync")) {
+    return native_sync(loop, std::move(j), f, true, std::move(cb));
+  }
   return run<none>(loop, "fdatasync", {}, {}, [f](auto&) { return fdatasync(f); }, std::move(cb));
 }
 

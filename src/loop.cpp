@@ -130,6 +130,18 @@ void loop_impl::submit(operation& op) noexcept {
       port_);
 }
 
+bool loop_impl::port_supports(op_kind kind) const noexcept {
+  return std::visit(
+      [&](const auto& p) -> bool {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
+          return p.supports(kind);
+        } else {
+          return false;
+        }
+      },
+      port_);
+}
+
 bool loop_impl::cancel(operation& op) noexcept {
   if (!op.in_flight) return false;
   for (operation* p = pending_head_; p != nullptr; p = p->next) {

@@ -158,6 +158,8 @@ class loop_impl {
   // Operations.
   void submit(operation& op) noexcept;
   bool cancel(operation& op) noexcept;
+  // Whether the port performs kind itself (the file_* kinds may be missing).
+  [[nodiscard]] bool port_supports(op_kind kind) const noexcept;
   std::error_code port_attach(io_object& io);
   void port_detach(io_object& io) noexcept;
   // Queues op's completion for the pending phase of the next iteration.

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "loop_impl.hpp"  // port_supports: which file operations the port runs itself
 #include "port_fixture.hpp"
 
 #if defined(__linux__)
@@ -831,6 +832,85 @@ TEST_P(FsTest, ClosingAnFsPollWithAStatOutIsSafe) {
   loop().run();
   EXPECT_TRUE(closed);
   EXPECT_EQ(loop().handle_count(), 0u);
+}
+
+TEST_P(FsTest, NativeFileOperationsDoNotNeedThePool) {
+  // Where the port runs file operations itself (io_uring with the opcodes), open, write,
+  // read, stat, fstat, fsync and close complete while every pool thread is blocked.
+  using eddy::detail::op_kind;
+  auto& impl = loop().impl();
+  for (op_kind k : {op_kind::file_open, op_kind::file_close, op_kind::file_read, op_kind::file_write,
+                    op_kind::file_stat, op_kind::file_sync}) {
+    if (!impl.port_supports(k)) {
+      GTEST_SKIP() << eddy::to_string(GetParam()) << " runs file operations on the thread pool";
+    }
+  }
+  const std::size_t threads = [] {
+    std::error_code ec;
+    auto probe_loop = eddy::loop::create({}, ec);
+    eddy::queue_work(*probe_loop, [] {}, [](std::error_code) {});
+    probe_loop->run();
+    return eddy::threadpool_stats().threads;
+  }();
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  const auto let_go = [&] {
+    std::lock_guard lock(m);
+    release = true;
+    cv.notify_all();
+  };
+  for (std::size_t i = 0; i < threads; ++i) {
+    eddy::queue_work(
+        loop(),
+        [&] {
+          std::unique_lock lock(m);
+          cv.wait(lock, [&] { return release; });
+        },
+        [](std::error_code) {});
+  }
+  bool finished = false, timed_out = false;
+  eddy::timer guard(loop());
+  guard.start(std::chrono::seconds(10), [&] {
+    timed_out = true;
+    let_go();
+  });
+  const std::string text = "native";
+  const eddy::const_buffer out[] = {eddy::buffer(text)};
+  std::string back(6, '\0');
+  const eddy::mutable_buffer in[] = {std::as_writable_bytes(std::span(back))};
+  fs::open(loop(), path("n"), fs::open_flags::read_write | fs::open_flags::create, 0644,
+           [&](const fs::error& e1, fs::file f) {
+             ASSERT_FALSE(e1) << e1.message();
+             fs::write(loop(), f, out, 0, [&, f](const fs::error& e2, std::size_t) {
+               ASSERT_FALSE(e2) << e2.message();
+               fs::fsync(loop(), f, [&, f](const fs::error& e3) {
+                 ASSERT_FALSE(e3) << e3.message();
+                 fs::read(loop(), f, in, 0, [&, f](const fs::error& e4, std::size_t n) {
+                   ASSERT_FALSE(e4) << e4.message();
+                   EXPECT_EQ(n, 6u);
+                   fs::fstat(loop(), f, [&, f](const fs::error& e5, const fs::stat_info& st) {
+                     ASSERT_FALSE(e5) << e5.message();
+                     EXPECT_EQ(st.size, 6u);
+                     fs::stat(loop(), path("missing"), [&, f](const fs::error& e6, const fs::stat_info&) {
+                       EXPECT_EQ(e6, errc::no_such_file);
+                       EXPECT_EQ(e6.path(), path("missing"));
+                       fs::close(loop(), f, [&](const fs::error& e7) {
+                         EXPECT_FALSE(e7) << e7.message();
+                         finished = !timed_out;
+                         guard.close();
+                         let_go();
+                       });
+                     });
+                   });
+                 });
+               });
+             });
+           });
+  loop().run();
+  EXPECT_TRUE(finished);
+  EXPECT_FALSE(timed_out) << "a file operation waited for the pool";
+  EXPECT_EQ(back, "native");
 }
 
 }  // namespace
