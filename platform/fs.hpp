@@ -2,8 +2,8 @@
 // threads (callback forms) or the caller's thread (synchronous forms). POSIX calls in
 // platform/posix/fs.cpp; Win32 calls (UTF-16 paths) in platform/iocp/fs.cpp.
 //
-// A file is the OS value in an intptr_t (a descriptor, or a HANDLE opened for overlapped
-// I/O on Windows); a dir is a pointer to the port's own directory record. Paths are UTF-8.
+// A file is the OS value in an intptr_t (a descriptor, or a synchronous HANDLE on Windows);
+// a dir is a pointer to the port's own directory record. Paths are UTF-8.
 // Every function is thread-safe and returns the mapped eddy code (empty on success).
 #pragma once
 

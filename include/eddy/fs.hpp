@@ -33,7 +33,6 @@
 
 namespace eddy {
 class loop;
-class timer;
 }  // namespace eddy
 
 namespace eddy::fs {
@@ -138,10 +137,12 @@ struct request_state;
 
 // A pending callback-form request. Copyable; cancel() works until the request has started
 // (it is still queued for the pool): its callback then runs with errc::operation_canceled.
+// Requests the io_uring port runs in the ring are in the kernel at once: not cancellable.
 class EDDY_API request {
  public:
   request() = default;
-  // Returns false when the request already started or finished. Loop thread only.
+  // Returns false when the request already started or finished, or runs in the ring. Loop
+  // thread only.
   bool cancel() noexcept;
 
   explicit request(std::shared_ptr<detail_::request_state> s) noexcept : state_(std::move(s)) {}
