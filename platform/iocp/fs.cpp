@@ -3,9 +3,9 @@
 //
 // Files are synchronous HANDLEs (no FILE_FLAG_OVERLAPPED): a read or write at an offset
 // passes the offset in an OVERLAPPED, which on such a handle also moves the file pointer, so
-// the position is put back afterwards (POSIX pread/pwrite leave it alone). Every file is
-// opened with FILE_WRITE_ATTRIBUTES too, so fchmod and futime work on a file opened for
-// reading, as they do on POSIX.
+// the position is put back afterwards (POSIX pread/pwrite leave it alone). fchmod and futime
+// on a file opened for reading reopen it with FILE_WRITE_ATTRIBUTES (ReOpenFile), as POSIX
+// lets the owner change attributes whatever the descriptor's mode.
 #include "platform/iocp/win32.hpp"
 #include "platform/iocp/utf16.hpp"
 
@@ -220,7 +220,7 @@ struct reparse_data {
 std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
-  DWORD access = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES;
+  DWORD access = FILE_READ_ATTRIBUTES;
   if (any(flags, fs::open_flags::read)) access |= GENERIC_READ;
   if (any(flags, fs::open_flags::write)) access |= any(flags, fs::open_flags::append) ? FILE_APPEND_DATA : GENERIC_WRITE;
   const bool create = any(flags, fs::open_flags::create), truncate = any(flags, fs::open_flags::truncate);
@@ -420,6 +420,9 @@ std::error_code copyfile(const std::string& from, const std::string& to, fs::cop
   if (::CopyFileW(a.c_str(), b.c_str(), fail_if_exists)) return {};
   const DWORD e = ::GetLastError();
   if (attributes(a) == INVALID_FILE_ATTRIBUTES) return path_error(a);  // the source is the problem
+  // Copying a file onto itself fails (a sharing violation); POSIX treats it as done.
+  fs::stat_info sa, sb;
+  if (!fail_if_exists && !stat(from, sa) && !stat(to, sb) && sa.dev == sb.dev && sa.ino == sb.ino) return {};
   return path_error(b, e);
 }
 
@@ -468,6 +471,21 @@ std::error_code chmod(const std::string& path, int mode) {
   return {};
 }
 
+// Runs set(handle) -> BOOL on h, or on a reopened handle with FILE_WRITE_ATTRIBUTES when h
+// lacks the access (a file opened for reading).
+template <class Set>
+std::error_code with_write_attributes(HANDLE h, Set set) {
+  if (set(h)) return {};
+  const DWORD e = ::GetLastError();
+  if (e != ERROR_ACCESS_DENIED) return win32_error(e);
+  HANDLE again = ::ReOpenFile(h, FILE_WRITE_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, 0);
+  if (again == INVALID_HANDLE_VALUE) return win32_error(e);
+  const BOOL ok = set(again);
+  const DWORD e2 = ::GetLastError();
+  ::CloseHandle(again);
+  return ok ? std::error_code{} : win32_error(e2);
+}
+
 std::error_code fchmod(native_file f, int mode) {
   HANDLE h = handle_of(f);
   if (h == nullptr) return bad_handle();
@@ -478,8 +496,8 @@ std::error_code fchmod(native_file f, int mode) {
   if (a == basic.FileAttributes) return {};
   FILE_BASIC_INFO change{};  // zero times mean "leave as is"
   change.FileAttributes = a != 0 ? a : FILE_ATTRIBUTE_NORMAL;
-  if (!::SetFileInformationByHandle(h, FileBasicInfo, &change, sizeof change)) return win32_error();
-  return {};
+  return with_write_attributes(
+      h, [&](HANDLE target) { return ::SetFileInformationByHandle(target, FileBasicInfo, &change, sizeof change); });
 }
 
 // Windows files have no POSIX owner: like libuv, succeed without doing anything.
@@ -490,8 +508,7 @@ std::error_code futime(native_file f, std::int64_t atime_ns, std::int64_t mtime_
   HANDLE h = handle_of(f);
   if (h == nullptr) return bad_handle();
   const FILETIME a = to_filetime(atime_ns), m = to_filetime(mtime_ns);
-  if (!::SetFileTime(h, nullptr, &a, &m)) return win32_error();
-  return {};
+  return with_write_attributes(h, [&](HANDLE target) { return ::SetFileTime(target, nullptr, &a, &m); });
 }
 
 std::error_code utime(const std::string& path, std::int64_t atime_ns, std::int64_t mtime_ns) {

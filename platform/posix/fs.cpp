@@ -233,9 +233,20 @@ std::error_code copyfile(const std::string& from, const std::string& to, fs::cop
   if (!ec && st.type == fs::file_type::directory) ec = from_errno(EISDIR);
   native_file out = -1;
   if (!ec) {
-    fs::open_flags of = fs::open_flags::write | fs::open_flags::create | fs::open_flags::truncate;
+    // Not O_TRUNC: copying a file onto itself must not empty it first.
+    fs::open_flags of = fs::open_flags::write | fs::open_flags::create;
     if (has(fs::copy_flags::exclusive)) of = of | fs::open_flags::exclusive;
     ec = open(to, of, static_cast<int>(st.mode), out);
+  }
+  if (!ec) {
+    fs::stat_info dst;
+    ec = fstat(out, dst);
+    if (!ec && dst.dev == st.dev && dst.ino == st.ino) {  // the same file: nothing to do
+      close(out);
+      close(in);
+      return {};
+    }
+    if (!ec) ec = ftruncate(out, 0);
   }
   if (!ec) {
     bool cloned = false;
