@@ -106,7 +106,9 @@ constexpr access_mode operator|(access_mode a, access_mode b) noexcept {
 }
 
 // A failed file operation: the code, the call ("open", "rename", ...) and the path(s).
-class EDDY_API error {
+// (Members are exported one by one: a DLL-exported class with std::string members would
+// make MSVC warn C4251.)
+class error {
  public:
   error() = default;
   error(std::error_code code, const char* syscall, std::string path = {}, std::string dest = {})
@@ -120,7 +122,7 @@ class EDDY_API error {
   // The second path (rename, link, symlink, copyfile), else empty.
   [[nodiscard]] const std::string& dest() const noexcept { return dest_; }
   // "no such file or directory: open '/tmp/x'" (with " -> '/tmp/y'" for two paths).
-  [[nodiscard]] std::string message() const;
+  [[nodiscard]] EDDY_API std::string message() const;
 
   friend bool operator==(const error& e, errc c) noexcept { return e.code_ == c; }
   friend bool operator==(const error& e, const std::error_code& c) noexcept { return e.code_ == c; }
@@ -138,12 +140,12 @@ struct request_state;
 // A pending callback-form request. Copyable; cancel() works until the request has started
 // (it is still queued for the pool): its callback then runs with errc::operation_canceled.
 // Requests the io_uring port runs in the ring are in the kernel at once: not cancellable.
-class EDDY_API request {
+class request {
  public:
   request() = default;
   // Returns false when the request already started or finished, or runs in the ring. Loop
   // thread only.
-  bool cancel() noexcept;
+  EDDY_API bool cancel() noexcept;
 
   explicit request(std::shared_ptr<detail_::request_state> s) noexcept : state_(std::move(s)) {}
 
