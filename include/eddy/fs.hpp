@@ -5,9 +5,9 @@
 //   back on the loop thread; on the io_uring port open, close, read, write, fstat/stat and
 //   fsync go through the ring itself when the kernel supports the opcode. They may be called
 //   from the loop thread only. Pending requests keep the loop alive. Strings (paths, data
-//   given to write_file) are copied; the buffers given to read and write, and the span
-//   listing them, are borrowed: they must stay valid (and, for write, unmodified) until the
-//   callback runs.
+//   given to write_file) and the span listing read's and write's buffers are copied; the
+//   bytes of those buffers are borrowed: they must stay valid (and, for write, unmodified)
+//   until the callback runs.
 // - Synchronous forms block the calling thread; any thread may call them.
 // - Paths are UTF-8 everywhere (converted to UTF-16 on Windows).
 // - Errors are fs::error: the portable std::error_code (eddy::errc) plus the name of the
@@ -40,7 +40,8 @@ namespace eddy::fs {
 // An open file. `invalid` is no file; other values are the OS's (see the top comment).
 enum class file : std::intptr_t { invalid = -1 };
 
-// An open directory stream (opendir/readdir/closedir).
+// An open directory stream from opendir; release it with closedir (nothing else does).
+// One readdir at a time per stream.
 enum class dir : std::uintptr_t { invalid = 0 };
 
 enum class open_flags : std::uint32_t {
