@@ -916,4 +916,44 @@ TEST_P(FsTest, NativeFileOperationsDoNotNeedThePool) {
   EXPECT_EQ(back, "native");
 }
 
+TEST_P(FsTest, LongScatterListsAreRead) {
+  // More buffers than one readv takes (IOV_MAX, 1024): the io_uring port hands these to the
+  // pool, and a read may return short; together the reads fill every buffer in order.
+  std::string data(2000, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+  put("f", data);
+  fs::file f = fs::file::invalid;
+  ASSERT_FALSE(fs::open(path("f"), fs::open_flags::read, 0, f));
+  std::string back(data.size(), '\0');
+  std::vector<eddy::mutable_buffer> bufs;
+  for (auto& c : back) bufs.push_back(std::as_writable_bytes(std::span(&c, 1)));
+  std::size_t total = 0;
+  while (total < data.size()) {
+    std::size_t got = 0;
+    fs::read(loop(), f, std::span(bufs).subspan(total), static_cast<std::int64_t>(total),
+             [&](const fs::error& err, std::size_t n) {
+               EXPECT_FALSE(err) << err.message();
+               got = n;
+             });
+    loop().run();
+    ASSERT_GT(got, 0u);
+    total += got;
+  }
+  EXPECT_EQ(back, data);
+  EXPECT_FALSE(fs::close(f));
+}
+
+TEST_P(FsTest, SynchronousFormsWorkOnAnyThread) {
+  fs::error err;
+  std::string back;
+  std::thread t([&] {
+    err = fs::write_file(path("t"), "from a thread");
+    if (!err) err = fs::read_file(path("t"), back);
+  });
+  t.join();
+  EXPECT_FALSE(err) << err.message();
+  EXPECT_EQ(back, "from a thread");
+}
+
 }  // namespace
+
