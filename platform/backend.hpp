@@ -43,7 +43,24 @@ enum class op_kind : std::uint8_t {
              // without reading or writing anything: for libraries that do their own I/O on
              // their own sockets (c-ares). io_uring: IORING_OP_POLL_ADD; epoll: the fd's
              // read or write queue; iocp: not_supported (nothing there needs it yet).
+  // File operations: io is nullptr, the file is operation::file. Only the io_uring port runs
+  // them, and only for the opcodes its kernel has: the core asks the port's supports(kind)
+  // first and uses the thread pool when it says no. Submitted anyway, they complete with
+  // not_supported.
+  file_open,   // addr: a NUL-terminated path; flags: fs::open_flags bits; mode. result: the new file
+  file_close,  // file. result: 0
+  file_read,   // file; bufs/nbufs: a scatter list; offset (-1: the file's position). result: bytes, 0 at the end
+  file_write,  // file; bufs/nbufs: a gather list; offset as file_read. result: bytes
+  file_stat,   // addr: a NUL-terminated path, or nullptr for the open file; flags: stat_no_follow;
+               // out: the fs::stat_info to fill; buf: at least 256 bytes of 8-aligned scratch. result: 0
+  file_sync,   // file; flags: sync_data_only (fdatasync). result: 0
 };
+
+inline constexpr bool is_file_op(op_kind k) noexcept { return k >= op_kind::file_open; }
+
+// operation::flags bits of file_stat and file_sync.
+inline constexpr std::uint32_t stat_no_follow = 1;
+inline constexpr std::uint32_t sync_data_only = 1;
 
 // What an io object is, which decides how the ports read and write it.
 enum class io_kind : std::uint8_t {
@@ -117,7 +134,12 @@ struct operation {
   io_vec buf{nullptr, 0};        // recvfrom: the buffer acquired (ports may point an iovec here)
   void* from = nullptr;          // recvfrom: where the sender's address goes (128 bytes)
   std::uint32_t fromlen = 0;     // recvfrom: its length, set by the port
-  std::uint32_t flags = 0;       // recvfrom: datagram_truncated; poll: poll_readable or poll_writable
+  std::uint32_t flags = 0;       // recvfrom: datagram_truncated; poll: poll_readable or poll_writable;
+                                 // file_open, file_stat, file_sync
+  std::intptr_t file = -1;       // file_*: the file (a descriptor)
+  std::int64_t offset = -1;      // file_read, file_write
+  std::uint32_t mode = 0;        // file_open: the permission bits of a new file
+  void* out = nullptr;           // file_stat: the fs::stat_info to fill
   // Port-private storage: the iocp port keeps its OVERLAPPED here, io_uring a msghdr with
   // its control buffer, epoll its queue link.
   alignas(8) std::array<std::byte, 96> port_data{};
@@ -155,13 +177,16 @@ struct poll_result {
 //   completions or a wake, deliver the completions that are ready, and return.
 // - wake(): make a blocked or future poll() return; thread-safe, coalescing is allowed.
 // - close(): release the OS objects. Idempotent.
+// - supports(kind): whether submit() performs kind itself (the file_* kinds may be missing;
+//   the core then runs the blocking call on the thread pool).
 // - attach(io): register a socket with the port (epoll_ctl ADD, CreateIoCompletionPort).
 // - detach(io): forget it; every operation on it has completed. The core closes it after.
 //   One exception: a poll operation may still be on its way back with its cancellation
 //   (c-ares closes its sockets itself, right after saying so; src/resolver.cpp detaches
 //   them then). Ports keep nothing of such an operation in the io object.
 template <class P>
-concept backend_port = requires(P& p, operation& op, io_object& io, std::int64_t timeout_ns) {
+concept backend_port = requires(P& p, operation& op, io_object& io, std::int64_t timeout_ns, op_kind kind) {
+  { p.supports(kind) } noexcept -> std::same_as<bool>;
   { p.attach(io) } -> std::same_as<std::error_code>;
   { p.detach(io) } noexcept -> std::same_as<void>;
   { P::kind } -> std::convertible_to<backend_kind>;

@@ -57,6 +57,12 @@ class eddy_category final : public std::error_category {
       case errc::no_such_process: return "no such process";
       case errc::exec_format_error: return "not an executable format";
       case errc::no_data: return "the name has no DNS records of the requested type";
+      case errc::directory_not_empty: return "directory not empty";
+      case errc::too_many_symlinks: return "too many levels of symbolic links";
+      case errc::name_too_long: return "file name too long";
+      case errc::cross_device_link: return "cross-device link not permitted";
+      case errc::read_only_file_system: return "read-only file system";
+      case errc::invalid_seek: return "illegal seek";
     }
     return fmt::format("eddy error {}", value);
   }
@@ -72,6 +78,9 @@ class eddy_category final : public std::error_category {
       case errc::permission_denied: return std::errc::permission_denied;
       case errc::no_such_file: return std::errc::no_such_file_or_directory;
       case errc::file_exists: return std::errc::file_exists;
+      case errc::not_a_directory: return std::errc::not_a_directory;
+      case errc::is_a_directory: return std::errc::is_a_directory;
+      case errc::directory_not_empty: return std::errc::directory_not_empty;
       case errc::connection_refused: return std::errc::connection_refused;
       case errc::connection_reset: return std::errc::connection_reset;
       case errc::address_in_use: return std::errc::address_in_use;
@@ -102,6 +111,11 @@ constexpr mapping win32_table[] = {
     {5, errc::permission_denied},         // ERROR_ACCESS_DENIED
     {6, errc::bad_descriptor},            // ERROR_INVALID_HANDLE
     {8, errc::no_memory},                 // ERROR_NOT_ENOUGH_MEMORY
+    {15, errc::no_such_file},             // ERROR_INVALID_DRIVE
+    {17, errc::cross_device_link},        // ERROR_NOT_SAME_DEVICE
+    {19, errc::read_only_file_system},    // ERROR_WRITE_PROTECT
+    {32, errc::busy},                     // ERROR_SHARING_VIOLATION
+    {33, errc::busy},                     // ERROR_LOCK_VIOLATION
     {14, errc::no_memory},                // ERROR_OUTOFMEMORY
     {38, errc::eof},                      // ERROR_HANDLE_EOF
     {50, errc::not_supported},            // ERROR_NOT_SUPPORTED
@@ -111,12 +125,21 @@ constexpr mapping win32_table[] = {
     {109, errc::broken_pipe},             // ERROR_BROKEN_PIPE
     {112, errc::no_space},                // ERROR_DISK_FULL
     {121, errc::timed_out},               // ERROR_SEM_TIMEOUT
+    {123, errc::no_such_file},            // ERROR_INVALID_NAME (a malformed path names nothing)
+    {131, errc::invalid_argument},        // ERROR_NEGATIVE_SEEK
+    {145, errc::directory_not_empty},     // ERROR_DIR_NOT_EMPTY
+    {161, errc::no_such_file},            // ERROR_BAD_PATHNAME
     {170, errc::busy},                    // ERROR_BUSY
     {183, errc::file_exists},             // ERROR_ALREADY_EXISTS
     {232, errc::broken_pipe},             // ERROR_NO_DATA
     {233, errc::not_connected},           // ERROR_PIPE_NOT_CONNECTED
     {193, errc::exec_format_error},       // ERROR_BAD_EXE_FORMAT
+    {206, errc::name_too_long},           // ERROR_FILENAME_EXCED_RANGE
     {267, errc::not_a_directory},         // ERROR_DIRECTORY
+    {1314, errc::permission_denied},      // ERROR_PRIVILEGE_NOT_HELD
+    {1464, errc::not_supported},          // ERROR_SYMLINK_NOT_SUPPORTED
+    {1921, errc::too_many_symlinks},      // ERROR_CANT_RESOLVE_FILENAME
+    {4390, errc::invalid_argument},       // ERROR_NOT_A_REPARSE_POINT (readlink of a non-link)
     {258, errc::timed_out},               // WAIT_TIMEOUT
     {676, errc::operation_canceled},      // ERROR_HANDLES_CLOSED (Wine's code for a closed socket)
     {995, errc::operation_canceled},      // ERROR_OPERATION_ABORTED
@@ -244,6 +267,12 @@ std::error_code from_errno(int e) noexcept {
     case EMSGSIZE: return make_error_code(errc::message_too_long);
     case EALREADY:
     case EINPROGRESS: return make_error_code(errc::already_started);
+    case ENOTEMPTY: return make_error_code(errc::directory_not_empty);
+    case ELOOP: return make_error_code(errc::too_many_symlinks);
+    case ENAMETOOLONG: return make_error_code(errc::name_too_long);
+    case EXDEV: return make_error_code(errc::cross_device_link);
+    case EROFS: return make_error_code(errc::read_only_file_system);
+    case ESPIPE: return make_error_code(errc::invalid_seek);
     default: return make_error_code(errc::unknown);
   }
 }

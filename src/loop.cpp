@@ -142,6 +142,18 @@ void loop_impl::submit(operation& op) noexcept {
       port_);
 }
 
+bool loop_impl::port_supports(op_kind kind) const noexcept {
+  return std::visit(
+      [&](const auto& p) -> bool {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
+          return p.supports(kind);
+        } else {
+          return false;
+        }
+      },
+      port_);
+}
+
 bool loop_impl::cancel(operation& op) noexcept {
   if (!op.in_flight) return false;
   for (operation* p = pending_head_; p != nullptr; p = p->next) {
@@ -388,7 +400,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "process", "internal", "resolver", "fs_event"};
+    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "process", "fs_poll", "internal", "resolver", "fs_event"};
     out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
                        names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
   });

@@ -81,10 +81,11 @@ class handle_base : public list_node<all_tag>, public list_node<phase_tag>, publ
   std::function<void()> close_cb_;
 };
 
-// The timer's state; also an entry of the loop's timer heap.
-class timer_impl final : public handle_base {
+// The timer's state; also an entry of the loop's timer heap. Handles that are driven by a
+// timer of their own (fs_poll) derive from it and pass their own type.
+class timer_impl : public handle_base {
  public:
-  explicit timer_impl(loop_impl& loop) noexcept : handle_base(loop, handle_type::timer) {}
+  explicit timer_impl(loop_impl& loop, handle_type type = handle_type::timer) noexcept : handle_base(loop, type) {}
   void on_close() noexcept override;
 
   std::uint64_t deadline = 0;
@@ -159,6 +160,8 @@ class loop_impl {
   // Operations.
   void submit(operation& op) noexcept;
   bool cancel(operation& op) noexcept;
+  // Whether the port performs kind itself (the file_* kinds may be missing).
+  [[nodiscard]] bool port_supports(op_kind kind) const noexcept;
   std::error_code port_attach(io_object& io);
   void port_detach(io_object& io) noexcept;
   // Queues op's completion for the pending phase of the next iteration.

@@ -38,6 +38,25 @@ TEST(ErrorTest, ErrnoWin32AndNtstatusMeetInOneCondition) {
   EXPECT_EQ(eddy::from_win32(10048), eddy::errc::address_in_use);
 }
 
+TEST(ErrorTest, FileSystemErrorsMeetInOneCondition) {
+  EXPECT_EQ(eddy::from_errno(ENOTEMPTY), eddy::errc::directory_not_empty);
+  EXPECT_EQ(eddy::from_win32(145), eddy::errc::directory_not_empty);  // ERROR_DIR_NOT_EMPTY
+  EXPECT_EQ(std::error_code(eddy::errc::directory_not_empty), std::errc::directory_not_empty);
+  EXPECT_EQ(eddy::from_errno(ENOTDIR), eddy::errc::not_a_directory);
+  EXPECT_EQ(eddy::from_win32(267), eddy::errc::not_a_directory);  // ERROR_DIRECTORY
+  EXPECT_EQ(eddy::from_errno(EXDEV), eddy::errc::cross_device_link);
+  EXPECT_EQ(eddy::from_win32(17), eddy::errc::cross_device_link);  // ERROR_NOT_SAME_DEVICE
+  EXPECT_EQ(eddy::from_errno(ENAMETOOLONG), eddy::errc::name_too_long);
+  EXPECT_EQ(eddy::from_win32(206), eddy::errc::name_too_long);  // ERROR_FILENAME_EXCED_RANGE
+  EXPECT_EQ(eddy::from_errno(ELOOP), eddy::errc::too_many_symlinks);
+  EXPECT_EQ(eddy::from_win32(1921), eddy::errc::too_many_symlinks);  // ERROR_CANT_RESOLVE_FILENAME
+  EXPECT_EQ(eddy::from_errno(EROFS), eddy::errc::read_only_file_system);
+  EXPECT_EQ(eddy::from_win32(19), eddy::errc::read_only_file_system);  // ERROR_WRITE_PROTECT
+  EXPECT_EQ(eddy::from_errno(ESPIPE), eddy::errc::invalid_seek);
+  EXPECT_EQ(eddy::from_win32(32), eddy::errc::busy);  // ERROR_SHARING_VIOLATION
+  EXPECT_EQ(std::error_code(eddy::errc::directory_not_empty).message(), "directory not empty");
+}
+
 TEST(ErrorTest, SuccessAndUnknownValues) {
   EXPECT_FALSE(eddy::from_errno(0));
   EXPECT_FALSE(eddy::from_win32(0));

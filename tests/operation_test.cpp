@@ -39,6 +39,25 @@ TEST_P(OperationTest, NopCompletesOnceInThePollPhase) {
   EXPECT_FALSE(c.op.in_flight);
 }
 
+TEST_P(OperationTest, AFileOperationThePortLacksCompletesWithNotSupported) {
+  // The core asks supports() first; a port still completes any kind it is given, once.
+  using eddy::detail::op_kind;
+  int checked = 0;
+  for (op_kind k : {op_kind::file_open, op_kind::file_close, op_kind::file_read, op_kind::file_write,
+                    op_kind::file_stat, op_kind::file_sync}) {
+    if (loop().impl().port_supports(k)) continue;
+    counted_op c;
+    c.op.kind = k;
+    loop().impl().submit(c.op);
+    EXPECT_EQ(c.completions, 0);
+    loop().run();
+    EXPECT_EQ(c.completions, 1);
+    EXPECT_EQ(c.error, eddy::errc::not_supported);
+    ++checked;
+  }
+  if (checked == 0) GTEST_SKIP() << eddy::to_string(GetParam()) << " runs every file operation itself";
+}
+
 TEST_P(OperationTest, ManyOperationsAllCompleteAcrossFullBatches) {
   std::vector<counted_op> ops(1000);
   for (auto& c : ops) loop().impl().submit(c.op);

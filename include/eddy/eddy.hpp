@@ -6,6 +6,8 @@
 #include "eddy/dns.hpp"
 #include "eddy/error.hpp"
 #include "eddy/fs_event.hpp"
+#include "eddy/fs.hpp"
+#include "eddy/fs_poll.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"

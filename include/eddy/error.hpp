@@ -52,6 +52,12 @@ enum class errc : int {
   no_such_process,        // the process has exited (or never existed)
   exec_format_error,      // the file is not a program this system can run
   no_data,                // DNS: the name exists but has no records of the type asked for
+  directory_not_empty,    // rmdir or rename onto a directory that has entries
+  too_many_symlinks,      // a loop of symbolic links, or too many of them in a path
+  name_too_long,          // a path or a path component is too long
+  cross_device_link,      // rename or link across file systems
+  read_only_file_system,
+  invalid_seek,           // an offset on a pipe or other unseekable file
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.

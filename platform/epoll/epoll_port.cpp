@@ -154,6 +154,14 @@ ssize_t attempt(operation& op, port::datagram_batch* batch) noexcept {
   switch (op.kind) {
     case op_kind::nop:
       return 0;
+    case op_kind::file_open:
+    case op_kind::file_close:
+    case op_kind::file_read:
+    case op_kind::file_write:
+    case op_kind::file_stat:
+    case op_kind::file_sync:
+      errno = ENOTSUP;  // refused by submit(); never queued
+      return -1;
     case op_kind::accept: {
       int r = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (r < 0) return -1;
@@ -350,6 +358,11 @@ void port::make_ready(operation& op) noexcept {
 void port::submit(operation& op) noexcept {
   op.result = 0;
   op.error = {};
+  if (detail::is_file_op(op.kind)) {
+    op.error = make_error_code(errc::not_supported);
+    make_ready(op);
+    return;
+  }
   if (op.kind == op_kind::nop) {
     make_ready(op);
     return;

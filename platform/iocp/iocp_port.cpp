@@ -574,6 +574,12 @@ void port::submit(detail::operation& op) noexcept {
   st = op_state{};
   st.owner = &op;
   st.epoch = poll_epoch_;
+  if (detail::is_file_op(op.kind)) {  // the core runs these on the thread pool (supports())
+    op.result = 0;
+    op.error = make_error_code(errc::not_supported);
+    push_ready(op);
+    return;
+  }
   if (op.kind == detail::op_kind::nop) {
     // A posted packet: it completes in a later poll, through the port like real I/O.
     st.ov.Internal = 0;  // STATUS_SUCCESS; posting does not touch the OVERLAPPED
@@ -636,6 +642,12 @@ void port::start_io(detail::operation& op) noexcept {
   }
   switch (op.kind) {
     case detail::op_kind::nop:
+    case detail::op_kind::file_open:
+    case detail::op_kind::file_close:
+    case detail::op_kind::file_read:
+    case detail::op_kind::file_write:
+    case detail::op_kind::file_stat:
+    case detail::op_kind::file_sync:
       return;  // handled by submit
     case detail::op_kind::poll:
       // Readiness has no overlapped form; nothing on Windows needs it yet (c-ares, which
@@ -814,6 +826,12 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   switch (op.kind) {
     case detail::op_kind::nop:
     case detail::op_kind::poll:  // fails in start_io, never reaches here
+    case detail::op_kind::file_open:  // file kinds never reach the port (see submit)
+    case detail::op_kind::file_close:
+    case detail::op_kind::file_read:
+    case detail::op_kind::file_write:
+    case detail::op_kind::file_stat:
+    case detail::op_kind::file_sync:
       break;
     case detail::op_kind::recv: {
       // The zero-byte read finished: data, the end of the stream or an error is waiting.
@@ -1409,8 +1427,9 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     auto& st = detail::port_state<op_state>(*op);
     detail::operation* next = st.next_ready;
-    if (op->kind == detail::op_kind::nop) {
-      // Its packet could not be posted; op->error says why.
+    if (op->kind == detail::op_kind::nop || detail::is_file_op(op->kind)) {
+      // A nop whose packet could not be posted, or a file operation this port does not
+      // run (see submit); op->error says why.
       st.owner = nullptr;
       op->result = 0;
       ++out.completions;

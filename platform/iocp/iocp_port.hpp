@@ -34,6 +34,8 @@ class port {
   ~port() { close(); }
 
   std::error_code init();
+  // No file operations: the core runs them on the thread pool.
+  bool supports(detail::op_kind k) const noexcept { return !detail::is_file_op(k); }
   void submit(detail::operation& op) noexcept;
   bool cancel(detail::operation& op) noexcept;
   detail::poll_result poll(std::int64_t timeout_ns);

@@ -6,6 +6,7 @@
 // Overlapped calls are not affected by FIONBIO: they still pend and complete through the port.
 // Winsock is started by the IOCP port when a loop opens (port::init).
 #include "platform/iocp/win32.hpp"
+#include "platform/iocp/utf16.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -547,7 +548,7 @@ std::error_code bind_local(native_socket s, std::string_view name) noexcept {
   iocp::local_pipe& p = *iocp::local_of(s);
   if (!p.name.empty()) return make_error_code(errc::already_started);
   if (!is_pipe_name(name)) return make_error_code(errc::invalid_argument);
-  if (auto ec = to_wide(name, p.wide_name)) return ec;
+  if (auto ec = iocp::to_wide(name, p.wide_name)) return ec;
   // The first instance claims the name: FILE_FLAG_FIRST_PIPE_INSTANCE fails (access denied)
   // when a pipe of that name exists already, as bind fails on a path in use.
   const HANDLE h = iocp::create_pipe_instance(p, true);
@@ -596,7 +597,7 @@ std::error_code local_name(native_socket s, bool peer, std::string& out) noexcep
     return from_win32(::GetLastError());
   }
   std::string rel;
-  if (auto ec = to_utf8(info->FileName, static_cast<int>(info->FileNameLength / sizeof(wchar_t)), rel)) return ec;
+  if (auto ec = iocp::to_utf8(info->FileName, static_cast<int>(info->FileNameLength / sizeof(wchar_t)), rel)) return ec;
   try {
     out = "\\\\.\\pipe";
     if (rel.empty() || rel[0] != '\\') out += '\\';

@@ -17,3 +17,5 @@ list(APPEND EDDY_PORT_LIBS psapi)
 string(APPEND EDDY_PORT_PC_LIBS " -lpsapi")
 # fs_event: ReadDirectoryChangesW on directory handles read through the port.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/fs_event.cpp platform/fs_event.hpp)
+# The file system (eddy::fs) on the thread pool; UTF-16 conversions shared with named pipes.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/fs.cpp platform/fs.hpp platform/iocp/utf16.hpp)

@@ -1,7 +1,9 @@
 #include "platform/uring/uring_port.hpp"
 
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -13,9 +15,11 @@
 #include <deque>
 
 #include "platform/posix/fd_passing.hpp"
+#include "platform/posix/fs_posix.hpp"
 #include "platform/posix/posix_util.hpp"
 
 namespace eddy::platform::uring {
+namespace posix_fs = detail::fs_posix;
 namespace {
 
 constexpr unsigned ring_entries = 256;
@@ -113,6 +117,7 @@ std::error_code port::init() {
     close();
     return make_error_code(errc::backend_unavailable);
   }
+  probe_file_ops(params);
   wakefd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wakefd_ < 0) {
     auto ec = from_errno(errno);
@@ -121,6 +126,64 @@ std::error_code port::init() {
   }
   arm_wake();
   return {};
+}
+
+// Which file operations go through the ring: the kernel's probe says which opcodes exist
+// (never guessed from the version). Reads and writes at the file's position (offset -1) also
+// need IORING_FEAT_RW_CUR_POS (Linux 5.6).
+void port::probe_file_ops(const io_uring_params& params) noexcept {
+  file_ops_ = 0;
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  if (probe == nullptr) return;
+  const auto bit = [](detail::op_kind k) {
+    return 1u << (static_cast<unsigned>(k) - static_cast<unsigned>(detail::op_kind::file_open));
+  };
+  const auto has = [probe](int opcode) { return io_uring_opcode_supported(probe, opcode) != 0; };
+  const bool cur_pos = (params.features & IORING_FEAT_RW_CUR_POS) != 0;
+  if (has(IORING_OP_OPENAT)) file_ops_ |= bit(detail::op_kind::file_open);
+  if (has(IORING_OP_CLOSE)) file_ops_ |= bit(detail::op_kind::file_close);
+  if (has(IORING_OP_READV) && cur_pos) file_ops_ |= bit(detail::op_kind::file_read);
+  if (has(IORING_OP_WRITEV) && cur_pos) file_ops_ |= bit(detail::op_kind::file_write);
+  if (has(IORING_OP_STATX)) file_ops_ |= bit(detail::op_kind::file_stat);
+  if (has(IORING_OP_FSYNC)) file_ops_ |= bit(detail::op_kind::file_sync);
+  io_uring_free_probe(probe);
+}
+
+void port::prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept {
+  const int fd = static_cast<int>(op.file);
+  const auto* iov = reinterpret_cast<const iovec*>(op.bufs);
+  switch (op.kind) {
+    case detail::op_kind::file_open:
+      io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(op.addr),
+                           posix_fs::to_open_flags(static_cast<fs::open_flags>(op.flags)), op.mode);
+      break;
+    case detail::op_kind::file_close:
+      io_uring_prep_close(sqe, fd);
+      break;
+    case detail::op_kind::file_read:
+      io_uring_prep_readv(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));  // -1: the position
+      break;
+    case detail::op_kind::file_write:
+      io_uring_prep_writev(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));
+      break;
+    case detail::op_kind::file_stat: {
+      const int no_follow = (op.flags & detail::stat_no_follow) != 0 ? AT_SYMLINK_NOFOLLOW : 0;
+      auto* x = reinterpret_cast<struct statx*>(op.buf.base);
+      if (op.addr != nullptr) {
+        io_uring_prep_statx(sqe, AT_FDCWD, static_cast<const char*>(op.addr), no_follow,
+                            STATX_BASIC_STATS | STATX_BTIME, x);
+      } else {
+        io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, x);
+      }
+      break;
+    }
+    case detail::op_kind::file_sync:
+      io_uring_prep_fsync(sqe, fd, (op.flags & detail::sync_data_only) != 0 ? IORING_FSYNC_DATASYNC : 0);
+      break;
+    default:
+      io_uring_prep_nop(sqe);  // not a file operation: never called so
+      break;
+  }
 }
 
 io_uring_sqe* port::get_sqe() noexcept {
@@ -490,6 +553,12 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
 }
 
 void port::submit(detail::operation& op) noexcept {
+  if (detail::is_file_op(op.kind) && !supports(op.kind)) {
+    op.result = 0;
+    op.error = make_error_code(errc::not_supported);
+    make_ready(op);
+    return;
+  }
   if (op.kind == detail::op_kind::accept && multishot_accept_) {
     submit_accept(op);
     return;
@@ -514,6 +583,14 @@ void port::submit_plain(detail::operation& op) noexcept {
   switch (op.kind) {
     case detail::op_kind::nop:
       io_uring_prep_nop(sqe);
+      break;
+    case detail::op_kind::file_open:
+    case detail::op_kind::file_close:
+    case detail::op_kind::file_read:
+    case detail::op_kind::file_write:
+    case detail::op_kind::file_stat:
+    case detail::op_kind::file_sync:
+      prep_file(sqe, op);
       break;
     case detail::op_kind::accept:
       io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -676,6 +753,10 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->accepted = op->io->ipc ? posix::take_received_fd(detail::port_state<posix::fd_message>(*op).msg) : -1;
       } else if (op->kind == detail::op_kind::accept) {
         op->accepted = batch[i].res;
+        op->result = 0;
+        op->error = {};
+      } else if (op->kind == detail::op_kind::file_stat) {
+        posix_fs::from_statx(*reinterpret_cast<const struct statx*>(op->buf.base), *static_cast<fs::stat_info*>(op->out));
         op->result = 0;
         op->error = {};
       } else {

@@ -30,6 +30,11 @@ class port {
   ~port() { close(); }
 
   std::error_code init();
+  // The file_* kinds this kernel has opcodes for (probed at init); everything else always.
+  bool supports(detail::op_kind k) const noexcept {
+    return !detail::is_file_op(k) ||
+           (file_ops_ & (1u << (static_cast<unsigned>(k) - static_cast<unsigned>(detail::op_kind::file_open)))) != 0;
+  }
   void submit(detail::operation& op) noexcept;
   bool cancel(detail::operation& op) noexcept;
   detail::poll_result poll(std::int64_t timeout_ns);
@@ -73,6 +78,10 @@ class port {
   enum class rx_support { unknown, yes, no };
   buffer_group* groups_[2] = {nullptr, nullptr};
   rx_support multishot_[2] = {rx_support::unknown, rx_support::unknown};
+
+  void probe_file_ops(const io_uring_params& params) noexcept;
+  void prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept;
+  unsigned file_ops_ = 0;  // bit (kind - file_open) for each file kind the ring runs
 
   io_uring ring_{};
   bool open_ = false;
