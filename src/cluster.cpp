@@ -332,6 +332,7 @@ class primary_impl {
     return it == workers_.end() ? std::nullopt : it->second->health;
   }
   scheduling policy() const noexcept { return policy_; }
+  eddy::loop& get_loop() const noexcept { return loop_; }
 
  private:
   worker_rec* find(int id) {
@@ -772,6 +773,7 @@ class worker_impl {
   }
 
   int id() const noexcept { return id_; }
+  eddy::loop& get_loop() const noexcept { return loop_; }
 
   std::error_code listen(const socket_address& addr, int backlog, completion_callback cb) {
     if (!chan_) return make_error_code(errc::not_connected);
@@ -936,11 +938,13 @@ std::vector<int> primary::workers() const { return impl_->ids(); }
 int primary::pid(int id) const { return impl_->pid(id); }
 std::optional<health_report> primary::health(int id) const { return impl_->health(id); }
 scheduling primary::policy() const noexcept { return impl_->policy(); }
+eddy::loop& primary::get_loop() const noexcept { return impl_->get_loop(); }
 
 worker::worker(eddy::loop& loop) : impl_(std::make_unique<detail::worker_impl>(*this, loop)) {}
 worker::~worker() = default;
 std::error_code worker::start() { return impl_->start(); }
 int worker::id() const noexcept { return impl_->id(); }
+eddy::loop& worker::get_loop() const noexcept { return impl_->get_loop(); }
 std::error_code worker::listen(const socket_address& address, int backlog, completion_callback on_connection) {
   return impl_->listen(address, backlog, std::move(on_connection));
 }

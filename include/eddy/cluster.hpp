@@ -131,6 +131,7 @@ class EDDY_API primary {
   [[nodiscard]] int pid(int id) const;  // 0 if unknown
   [[nodiscard]] std::optional<health_report> health(int id) const;
   [[nodiscard]] scheduling policy() const noexcept;
+  [[nodiscard]] eddy::loop& get_loop() const noexcept;
 
   std::function<void(int id)> on_fork;    // spawned
   std::function<void(int id)> on_online;  // its loop is running and its channel is up
@@ -157,6 +158,7 @@ class EDDY_API worker {
   // errc::invalid_argument if this process is not a cluster worker.
   std::error_code start();
   [[nodiscard]] int id() const noexcept;
+  [[nodiscard]] eddy::loop& get_loop() const noexcept;
 
   // Listens through the primary (see the policies above); on_connection runs once per
   // connection ready for accept(), or with an error (the primary could not bind, say).

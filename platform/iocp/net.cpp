@@ -548,7 +548,7 @@ std::error_code bind_local(native_socket s, std::string_view name) noexcept {
   iocp::local_pipe& p = *iocp::local_of(s);
   if (!p.name.empty()) return make_error_code(errc::already_started);
   if (!is_pipe_name(name)) return make_error_code(errc::invalid_argument);
-  if (auto ec = iocp::to_wide(name, p.wide_name)) return ec;
+  if (auto ec = to_wide(name, p.wide_name)) return ec;
   // The first instance claims the name: FILE_FLAG_FIRST_PIPE_INSTANCE fails (access denied)
   // when a pipe of that name exists already, as bind fails on a path in use.
   const HANDLE h = iocp::create_pipe_instance(p, true);
