@@ -111,8 +111,8 @@ static inline struct hello_result hello_parse(const char* data, size_t size) {
   size_t version_len = line_end - sp2 - 1;
   int is11 = version_len == 8 && memcmp(version, "HTTP/1.1", 8) == 0;
   int is10 = version_len == 8 && memcmp(version, "HTTP/1.0", 8) == 0;
-  if (!hello_all_token(data, sp1) || hello_find(data, sp2, " ", sp1 + 1) != sp2 ||  // target has no space
-      (!is11 && !is10)) {
+  /* The target has no space: sp2 is the first space after sp1. */
+  if (!hello_all_token(data, sp1) || (!is11 && !is10)) {
     r.kind = HELLO_BAD_REQUEST;
     return r;
   }
