@@ -10,6 +10,8 @@ packages=(
   g++-mingw-w64-x86-64-posix
   wine wine64
   nodejs
+  # the benchmark harness (tools/bench/run) and its peers
+  python3 wrk libuv1-dev libboost-dev strace
 )
 if [[ "${EDDY_SETUP_SKIP_WINE:-0}" == 1 ]]; then
   packages=("${packages[@]/wine/}"); packages=("${packages[@]/wine64/}")
