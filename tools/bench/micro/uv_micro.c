@@ -109,11 +109,13 @@ static void on_lookup(uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
 }
 static void dns_next(void) {
   ++dns_started;
-  /* eddy's lookup defaults: any family, SOCK_STREAM (one entry per address). */
+  /* The same call eddy's dns::lookup makes with default hints (platform/posix/resolver.cpp):
+   * any family, SOCK_STREAM (one entry per address), AI_ADDRCONFIG. */
   struct addrinfo hints;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
   int r = uv_getaddrinfo(loop, malloc(sizeof(uv_getaddrinfo_t)), on_lookup, "localhost", NULL, &hints);
   if (r) fail("getaddrinfo", r);
 }
