@@ -38,6 +38,11 @@ enum class op_kind : std::uint8_t {
              // (addr == nullptr: the connected peer). result: bytes sent
   read,      // io: a descriptor that is not a socket (pipe fd, tty, console); as recv
   write,     // io: a descriptor that is not a socket; as send
+  poll,      // io: any descriptor; flags: poll_readable or poll_writable (one of them). Completes
+             // (result >= 0) once the descriptor is ready that way, or has an error or hang-up,
+             // without reading or writing anything: for libraries that do their own I/O on
+             // their own sockets (c-ares). io_uring: IORING_OP_POLL_ADD; epoll: the fd's
+             // read or write queue; iocp: not_supported (nothing there needs it yet).
 };
 
 // What an io object is, which decides how the ports read and write it.
@@ -46,10 +51,17 @@ enum class io_kind : std::uint8_t {
   stream,   // a pipe fd, tty or character device (POSIX), or a pipe/file HANDLE (Windows): read/write
   console,  // a Windows console input/output handle: read waits on the wait thread, then
             // ReadConsoleInputW on the loop thread (iocp only)
+  directory,  // a directory HANDLE opened for change notification (iocp only; the POSIX fs
+              // watches are inotify fds, plain streams): read is ReadDirectoryChangesW into the
+              // acquired buffer (DWORD-aligned). result: bytes of FILE_NOTIFY_INFORMATION
+              // records; 0 when more changed than the system kept (the list was lost)
 };
 
 // operation::flags bits reported by recvfrom.
 inline constexpr std::uint32_t datagram_truncated = 1;
+// operation::flags of a poll operation: the readiness it waits for.
+inline constexpr std::uint32_t poll_readable = 1;
+inline constexpr std::uint32_t poll_writable = 2;
 
 // A kernel object operations act on (a socket today). Embedded in its handle; registered
 // with the port by attach() before the first operation and removed by detach() after the
@@ -105,7 +117,7 @@ struct operation {
   io_vec buf{nullptr, 0};        // recvfrom: the buffer acquired (ports may point an iovec here)
   void* from = nullptr;          // recvfrom: where the sender's address goes (128 bytes)
   std::uint32_t fromlen = 0;     // recvfrom: its length, set by the port
-  std::uint32_t flags = 0;       // recvfrom: datagram_truncated
+  std::uint32_t flags = 0;       // recvfrom: datagram_truncated; poll: poll_readable or poll_writable
   // Port-private storage: the iocp port keeps its OVERLAPPED here, io_uring a msghdr with
   // its control buffer, epoll its queue link.
   alignas(8) std::array<std::byte, 96> port_data{};
@@ -145,6 +157,9 @@ struct poll_result {
 // - close(): release the OS objects. Idempotent.
 // - attach(io): register a socket with the port (epoll_ctl ADD, CreateIoCompletionPort).
 // - detach(io): forget it; every operation on it has completed. The core closes it after.
+//   One exception: a poll operation may still be on its way back with its cancellation
+//   (c-ares closes its sockets itself, right after saying so; src/resolver.cpp detaches
+//   them then). Ports keep nothing of such an operation in the io object.
 template <class P>
 concept backend_port = requires(P& p, operation& op, io_object& io, std::int64_t timeout_ns) {
   { p.attach(io) } -> std::same_as<std::error_code>;

@@ -54,6 +54,9 @@ class eddy_category final : public std::error_category {
       case errc::try_again: return "temporary failure in name resolution";
       case errc::dns_failure: return "name resolution failed";
       case errc::protocol_error: return "malformed data from the peer";
+      case errc::no_such_process: return "no such process";
+      case errc::exec_format_error: return "not an executable format";
+      case errc::no_data: return "the name has no DNS records of the requested type";
     }
     return fmt::format("eddy error {}", value);
   }
@@ -112,6 +115,7 @@ constexpr mapping win32_table[] = {
     {183, errc::file_exists},             // ERROR_ALREADY_EXISTS
     {232, errc::broken_pipe},             // ERROR_NO_DATA
     {233, errc::not_connected},           // ERROR_PIPE_NOT_CONNECTED
+    {193, errc::exec_format_error},       // ERROR_BAD_EXE_FORMAT
     {267, errc::not_a_directory},         // ERROR_DIRECTORY
     {258, errc::timed_out},               // WAIT_TIMEOUT
     {676, errc::operation_canceled},      // ERROR_HANDLES_CLOSED (Wine's code for a closed socket)
@@ -195,7 +199,10 @@ std::error_code from_errno(int e) noexcept {
     case 0: return {};
     case ECANCELED: return make_error_code(errc::operation_canceled);
     case EBUSY: return make_error_code(errc::busy);
-    case EINVAL: return make_error_code(errc::invalid_argument);
+    case EINVAL:
+    case E2BIG: return make_error_code(errc::invalid_argument);
+    case ESRCH: return make_error_code(errc::no_such_process);
+    case ENOEXEC: return make_error_code(errc::exec_format_error);
     case ENOSYS:
     case EOPNOTSUPP:
 #if EOPNOTSUPP != ENOTSUP

@@ -42,10 +42,20 @@ void handle_base::start_close(std::function<void()> cb) {
   close_cb_ = std::move(cb);
   on_close();
   set_active(false);
-  if (!busy()) queue_for_close();
+  if (!busy()) {
+    queue_for_close();
+  } else {
+    // Its operations are still coming back: that keeps the loop alive (loop_impl::alive).
+    waiting_for_ops_ = true;
+    ++loop_.closing_busy_;
+  }
 }
 
 void handle_base::queue_for_close() noexcept {
+  if (waiting_for_ops_) {
+    waiting_for_ops_ = false;
+    --loop_.closing_busy_;
+  }
   if (!static_cast<list_node<closing_tag>&>(*this).linked()) loop_.closing_.push_back(*this);
 }
 

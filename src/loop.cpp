@@ -117,12 +117,24 @@ void loop_impl::run_timers() {
 
 // ---------------------------------------------------------------- operations
 
+namespace {
+// As libuv: a write, send, connect or shutdown is a request that keeps the loop alive on
+// its own; a handle waiting for input (a read, a receive, an accept, a poll) keeps it alive only as
+// an active, referenced handle, so unref() on a listening or reading handle lets the loop
+// end.
+bool keeps_loop_alive(op_kind kind) noexcept {
+  return kind != op_kind::accept && kind != op_kind::recv && kind != op_kind::read && kind != op_kind::recvfrom &&
+         kind != op_kind::poll;
+}
+}  // namespace
+
 void loop_impl::submit(operation& op) noexcept {
   op.loop = this;
   op.in_flight = true;
   op.error = {};
   op.result = 0;
-  ++active_reqs_;
+  ++ops_in_flight_;
+  if (keeps_loop_alive(op.kind)) ++active_reqs_;
   std::visit(
       [&](auto& p) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.submit(op);
@@ -273,7 +285,9 @@ void loop_impl::close_all_handles() {
 }
 
 std::error_code loop_impl::close() {
-  if (!handles_.empty() || !closing_.empty() || active_reqs_ != 0) return make_error_code(errc::busy);
+  if (!handles_.empty() || !closing_.empty() || active_reqs_ != 0 || ops_in_flight_ != 0) {
+    return make_error_code(errc::busy);
+  }
   unregister_signals();
   if (port_open_) {
     std::visit(
@@ -330,6 +344,7 @@ void loop_impl::poll(std::int64_t timeout_ns) {
   if (r.woken) {
     process_asyncs();
     process_signals();
+    process_children();
     process_work();
   }
 }
@@ -373,7 +388,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "internal"};
+    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "process", "internal", "resolver", "fs_event"};
     out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
                        names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
   });
@@ -384,7 +399,8 @@ void deliver(operation& op) noexcept {
   Expects(op.in_flight && op.loop != nullptr);  // a port delivered an operation twice
   loop_impl& l = *op.loop;
   op.in_flight = false;
-  --l.active_reqs_;
+  --l.ops_in_flight_;
+  if (keeps_loop_alive(op.kind)) --l.active_reqs_;
   ++l.metrics_.events;
   op.complete(&op);
 }
@@ -467,7 +483,9 @@ loop::~loop() {
     impl_->close_all_handles();
     // Closed handles cancel their operations; run until those have completed, the close
     // callbacks have run and queued work has come back (this waits for running work).
-    while (impl_->handle_count_ != 0 || impl_->active_reqs_ != 0) impl_->run(run_mode::once);
+    while (impl_->handle_count_ != 0 || impl_->active_reqs_ != 0 || impl_->ops_in_flight_ != 0) {
+      impl_->run(run_mode::once);
+    }
     (void)impl_->close();
   }
 }

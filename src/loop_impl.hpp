@@ -16,6 +16,7 @@
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
 #include "platform/ports.hpp"
+#include "platform/process.hpp"
 #include "timer_heap.hpp"
 
 namespace eddy::detail {
@@ -76,6 +77,7 @@ class handle_base : public list_node<all_tag>, public list_node<phase_tag>, publ
   bool active_ = false;
   bool ref_ = true;
   bool closing_ = false;
+  bool waiting_for_ops_ = false;  // closed while busy: counted in loop_impl::closing_busy_
   std::function<void()> close_cb_;
 };
 
@@ -143,7 +145,7 @@ class loop_impl {
 
   bool run(run_mode mode);
   [[nodiscard]] bool alive() const noexcept {
-    return active_ref_handles_ > 0 || active_reqs_ > 0 || !closing_.empty() || immediates_ref_ > 0 ||
+    return active_ref_handles_ > 0 || active_reqs_ > 0 || !closing_.empty() || closing_busy_ > 0 || immediates_ref_ > 0 ||
            pending_head_ != nullptr;
   }
   void update_time() noexcept;
@@ -183,7 +185,13 @@ class loop_impl {
   intrusive_list<handle_base, phase_tag> idle_, prepare_, check_;
   intrusive_list<handle_base, closing_tag> closing_;
   std::size_t active_ref_handles_ = 0;
+  // Requests that keep the loop alive: queued work, and operations other than a handle's
+  // watching for input (see keeps_loop_alive in loop.cpp).
   std::size_t active_reqs_ = 0;
+  // Every operation submitted and not yet delivered (close() waits for them all).
+  std::size_t ops_in_flight_ = 0;
+  // Closed handles whose operations have not all come back yet (handle_base::start_close).
+  std::size_t closing_busy_ = 0;
 
   timer_heap<timer_impl> timers_;
   std::uint64_t timer_seq_ = 0;
@@ -197,8 +205,22 @@ class loop_impl {
   std::atomic<std::uint64_t> signal_interest_{0};
   std::atomic<std::uint64_t> signal_pending_{0};
   int signal_slot_ = -1;
+  // Signals the loop watches for itself (SIGCHLD while it has children), on top of its
+  // handles' interest; set_internal_signal() hooks and releases them.
+  std::uint64_t signal_internal_ = 0;
+  std::error_code set_internal_signal(int signum, bool on) noexcept;
   void process_signals();
   void unregister_signals() noexcept;
+
+  // Children (src/process.cpp): the running ones (process handles), those whose handle
+  // closed first and that still need reaping, and the flag set when an exit was announced
+  // (by SIGCHLD through process_signals, or from the wait thread).
+  intrusive_list<handle_base, phase_tag> children_;
+  std::vector<proc::child> orphans_;
+  std::atomic<bool> children_pending_{false};
+  // Hooks the exit signal while children exist (or one is being spawned), releases it after.
+  std::error_code update_child_watch(bool spawning = false) noexcept;
+  void process_children();
 
   // Thread pool completions (src/threadpool.cpp): filled by pool threads, drained in poll.
   std::mutex work_mutex_;

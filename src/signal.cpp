@@ -54,21 +54,22 @@ void release_signal(int signum) noexcept {
   if (--g_users[signum] == 0) sig::restore(signum);
 }
 
-void register_loop(loop_impl& l) {
-  if (l.signal_slot_ >= 0) return;
+// False when more than max_loops loops watch signals: this loop will not receive them.
+bool register_loop(loop_impl& l) {
+  if (l.signal_slot_ >= 0) return true;
   std::lock_guard lock(g_mutex);
   for (std::size_t i = 0; i < max_loops; ++i) {
     loop_impl* expected = nullptr;
     if (g_loops[i].compare_exchange_strong(expected, &l)) {
       l.signal_slot_ = static_cast<int>(i);
-      return;
+      return true;
     }
   }
-  // More than max_loops loops with signal handles: this loop will not receive signals.
+  return false;
 }
 
 void recompute_interest(loop_impl& l) noexcept {
-  std::uint64_t mask = 0;
+  std::uint64_t mask = l.signal_internal_;
   l.signals_.for_each([&](handle_base& h) { mask |= bit(static_cast<signal_impl&>(h).signum); });
   l.signal_interest_.store(mask, std::memory_order_seq_cst);
 }
@@ -116,7 +117,32 @@ void sig::dispatch(int signum) noexcept {
   sig::after_dispatch(signum);
 }
 
+std::error_code loop_impl::set_internal_signal(int signum, bool on) noexcept {
+  if (signum < 1 || signum > max_signal) return make_error_code(errc::invalid_argument);
+  if (((signal_internal_ & bit(signum)) != 0) == on) return {};
+  if (on) {
+    try {
+      if (auto ec = use_signal(signum)) return ec;
+      if (!register_loop(*this)) {
+        release_signal(signum);
+        return make_error_code(errc::busy);  // no slot left in the table the hook reads
+      }
+    } catch (...) {  // std::mutex::lock may throw
+      return make_error_code(errc::no_memory);
+    }
+    signal_internal_ |= bit(signum);
+  } else {
+    signal_internal_ &= ~bit(signum);
+    release_signal(signum);
+  }
+  recompute_interest(*this);
+  return {};
+}
+
 void loop_impl::unregister_signals() noexcept {
+  for (int num = 1; num <= max_signal; ++num) {
+    if ((signal_internal_ & bit(num)) != 0) (void)set_internal_signal(num, false);
+  }
   if (signal_slot_ < 0) return;
   g_loops[static_cast<std::size_t>(signal_slot_)].store(nullptr, std::memory_order_seq_cst);
   signal_slot_ = -1;
@@ -126,6 +152,7 @@ void loop_impl::unregister_signals() noexcept {
 
 void loop_impl::process_signals() {
   std::uint64_t pending = signal_pending_.exchange(0, std::memory_order_seq_cst);
+  if ((pending & signal_internal_) != 0) children_pending_.store(true, std::memory_order_seq_cst);
   if (pending == 0 || signals_.empty()) return;
   intrusive_list<handle_base, phase_tag> running;
   signals_.splice_all(running);

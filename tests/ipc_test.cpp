@@ -2,7 +2,7 @@
 // own thread (SCM_RIGHTS on Linux; WSADuplicateSocketW framing on Windows, where a passed
 // socket cannot join the receiving loop's port and its completions are emulated — a loop
 // that wrongly kept the sender's association would see the receiver's completions).
-// Between processes: process_ipc_test.cpp.
+// Between processes: the last tests, with eddy_test_helper's `ipc-serve` as the other side.
 #include <atomic>
 #include <future>
 #include <memory>
@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "helper_path.hpp"
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
@@ -327,6 +328,92 @@ TEST_P(IpcLoopsTest, AMalformedFrameIsAnErrorNotACrash) {
     EXPECT_EQ(seen, eddy::errc::protocol_error) << garbage << ": " << seen.message();
   }
 #endif
+}
+
+// A listening socket passed to another process (eddy_test_helper ipc-serve) serves there:
+// SCM_RIGHTS on Linux, WSADuplicateSocketW for the child's pid on Windows.
+TEST_P(IpcLoopsTest, AListenerPassedToAnotherProcessServesThere) {
+  const std::string name = unique_ipc_name();
+  eddy::pipe server(loop(), true), channel(loop(), true);
+  ASSERT_FALSE(server.bind(name));
+  eddy::tcp listener(loop());
+  ASSERT_FALSE(listener.bind(eddy::socket_address::loopback_v4(0)));
+  ASSERT_FALSE(listener.listen(8, [](std::error_code ec) {
+    if (ec != eddy::errc::operation_canceled) ADD_FAILURE() << "the sender accepted: " << ec.message();
+  }));
+  std::error_code lec;
+  const auto port = listener.local_address(lec).port();
+  ASSERT_FALSE(lec);
+
+  eddy::process child(loop());
+  eddy::process_options o;
+  o.file = eddy_test::helper_path();
+  o.args = {o.file, "ipc-serve", name};
+  o.env_how = eddy::env_mode::add;
+  o.env = {"EDDY_BACKEND=" + std::string(eddy::to_string(GetParam()))};
+  o.stdio = {eddy::stdio_option::ignored(), eddy::stdio_option::inherited(), eddy::stdio_option::inherited()};
+  std::int64_t exit_status = -1;
+  int term_signal = -1;
+  ASSERT_FALSE(child.spawn(o, [&](std::int64_t st, int sig) {
+    exit_status = st;
+    term_signal = sig;
+    child.close();
+  }));
+  const int child_pid = child.pid();
+
+  std::error_code sent;
+  ASSERT_FALSE(server.listen(1, [&](std::error_code ec) {
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_FALSE(server.accept(channel));
+    server.close();
+    auto one = eddy::buffer("L");
+    ASSERT_FALSE(channel.write2(std::span<const eddy::const_buffer>(&one, 1), listener, [&](std::error_code wec) {
+      sent = wec;
+      channel.close();
+      // Our copy; the child's stays open. Once ours is closed (its accepts withdrawn), the
+      // child alone listens: connect and hear it.
+      listener.close([&] {
+      auto client = std::make_shared<eddy::tcp>(loop());
+      auto got = std::make_shared<std::string>();
+      ASSERT_FALSE(client->connect(eddy::socket_address::loopback_v4(port), [&, client, got](std::error_code cec) {
+        ASSERT_FALSE(cec) << cec.message();
+        client->read_start([&, client, got](std::error_code rec, std::span<std::byte> d) {
+          if (!rec) {
+            *got += text(d);
+            return;
+          }
+          EXPECT_EQ(*got, "hello from pid " + std::to_string(child_pid));
+          client->close();
+        });
+      }));
+      });
+    }));
+  }));
+  loop().run();
+  EXPECT_FALSE(sent) << sent.message();
+  EXPECT_EQ(exit_status, 0);
+  EXPECT_EQ(term_signal, 0);
+}
+
+// write2 needs an ipc pipe and a handle with a socket, and a byte to carry it.
+TEST_P(IpcLoopsTest, WriteTwoChecksItsArguments) {
+  const std::string name = unique_ipc_name();
+  eddy::pipe plain(loop());
+  eddy::pipe ipc(loop(), true);
+  eddy::tcp bound(loop()), empty(loop());
+  ASSERT_FALSE(bound.bind(eddy::socket_address::loopback_v4(0)));
+  auto one = eddy::buffer("x");
+  const std::span<const eddy::const_buffer> bufs(&one, 1);
+  EXPECT_EQ(plain.write2(bufs, bound, [](std::error_code) {}), eddy::errc::not_supported);
+  EXPECT_EQ(ipc.write2(std::span<const eddy::const_buffer>(), bound, [](std::error_code) {}),
+            eddy::errc::invalid_argument);
+  EXPECT_EQ(ipc.write2(bufs, empty, [](std::error_code) {}), eddy::errc::bad_descriptor);
+  EXPECT_EQ(plain.pending_count(), 0u);
+  plain.close();
+  ipc.close();
+  bound.close();
+  empty.close();
+  loop().run();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The backend contract seen from the core: an operation submitted to the port completes
 // exactly once, from the poll phase, and keeps the loop alive until it has.
 #include "loop_impl.hpp"
+#include "platform/net.hpp"
 #include "port_fixture.hpp"
 
 namespace {
@@ -60,7 +61,8 @@ TEST_P(OperationTest, DeferredCompletionRunsInThePendingPhase) {
   std::vector<std::string> log;
   c.op.loop = &loop().impl();
   c.op.in_flight = true;
-  ++loop().impl().active_reqs_;
+  ++loop().impl().active_reqs_;  // what submit() counts for a nop
+  ++loop().impl().ops_in_flight_;
   loop().impl().defer(c.op);
   eddy::timer t(loop());
   eddy::idle i(loop());
@@ -73,6 +75,81 @@ TEST_P(OperationTest, DeferredCompletionRunsInThePendingPhase) {
   EXPECT_EQ(c.completions, 1);
   EXPECT_EQ(log, (std::vector<std::string>{"timer before", "idle after"}));
   t.close();
+}
+
+// op_kind::poll: readiness without I/O (what the c-ares resolver is driven by). The iocp
+// port has no readiness and must say not_supported rather than never completing.
+TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
+  namespace net = eddy::detail::net;
+  net::native_socket rx = net::invalid_socket, tx = net::invalid_socket;
+  ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, rx));
+  ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, tx));
+  ASSERT_FALSE(net::bind_udp(rx, eddy::socket_address::loopback_v4(0), false, false, false));
+  eddy::socket_address to;
+  ASSERT_FALSE(net::local_address(rx, to));
+  eddy::detail::io_object io;
+  io.native = rx;
+  io.family = net::native_family(eddy::address_family::ipv4);
+  ASSERT_FALSE(loop().impl().port_attach(io));
+
+  counted_op readable, writable, cancelled;
+  for (auto* c : {&readable, &writable, &cancelled}) {
+    c->op.kind = eddy::detail::op_kind::poll;
+    c->op.io = &io;
+  }
+  readable.op.flags = cancelled.op.flags = eddy::detail::poll_readable;
+  writable.op.flags = eddy::detail::poll_writable;
+  auto& impl = loop().impl();
+  impl.submit(readable.op);
+  impl.submit(writable.op);
+  // The ring may post a completion only on its next entry: a few turns, not one.
+  for (int i = 0; i < 100 && writable.completions == 0; ++i) loop().run(eddy::run_mode::nowait);
+  if (GetParam() == eddy::backend_kind::iocp) {
+    loop().run();
+    EXPECT_EQ(readable.error, eddy::errc::not_supported);
+    EXPECT_EQ(writable.error, eddy::errc::not_supported);
+  } else {
+    EXPECT_EQ(writable.completions, 1);  // an idle UDP socket can always send
+    EXPECT_FALSE(writable.error) << writable.error.message();
+    EXPECT_EQ(readable.completions, 0);  // nothing to read yet
+    const char byte = 'x';
+    eddy::detail::io_vec v{const_cast<char*>(&byte), 1};
+    net::native_address dest;
+    net::to_native(to, dest);
+    std::error_code ec;
+    EXPECT_EQ(net::try_sendto(tx, &v, 1, &dest, ec), 1u) << ec.message();
+    loop().run();
+    EXPECT_EQ(readable.completions, 1);
+    EXPECT_FALSE(readable.error) << readable.error.message();
+    // The datagram is still there: poll read nothing, so a second poll completes too.
+    counted_op again;
+    again.op.kind = eddy::detail::op_kind::poll;
+    again.op.io = &io;
+    again.op.flags = eddy::detail::poll_readable;
+    impl.submit(again.op);
+    loop().run();
+    EXPECT_EQ(again.completions, 1);
+    EXPECT_FALSE(again.error) << again.error.message();
+  }
+  if (GetParam() != eddy::backend_kind::iocp) {
+    // A poll on the sender, which has nothing to read, waits; cancel ends it.
+    eddy::detail::io_object quiet;
+    quiet.native = tx;
+    quiet.family = io.family;
+    ASSERT_FALSE(impl.port_attach(quiet));
+    cancelled.op.io = &quiet;
+    impl.submit(cancelled.op);
+    loop().run(eddy::run_mode::nowait);
+    EXPECT_EQ(cancelled.completions, 0);
+    impl.cancel(cancelled.op);
+    loop().run();
+    EXPECT_EQ(cancelled.completions, 1);
+    EXPECT_EQ(cancelled.error, eddy::errc::operation_canceled) << cancelled.error.message();
+    impl.port_detach(quiet);
+  }
+  loop().impl().port_detach(io);
+  net::close(rx);
+  net::close(tx);
 }
 
 }  // namespace

@@ -110,6 +110,22 @@ struct echo_client {
   std::error_code write_error, shutdown_error, final_error;
 };
 
+// As libuv: a listening (or reading) handle keeps the loop alive only while referenced;
+// its accept waiting in the port does not count on its own.
+TEST_P(TcpTest, AnUnreferencedListenerDoesNotKeepTheLoopAlive) {
+  eddy::tcp listener(loop());
+  ASSERT_FALSE(listener.bind(eddy::socket_address::loopback_v4(0)));
+  ASSERT_FALSE(listener.listen(8, [](std::error_code) {}));
+  EXPECT_TRUE(loop().alive());
+  listener.unref();
+  EXPECT_FALSE(loop().alive());
+  EXPECT_FALSE(loop().run());  // returns at once
+  listener.ref();
+  EXPECT_TRUE(loop().alive());
+  listener.close();
+  loop().run();
+}
+
 TEST_P(TcpTest, EchoesEightMebibytesBothWays) {
   auto addr = start_echo_server();
   ASSERT_EQ(addr.family(), eddy::address_family::ipv4);

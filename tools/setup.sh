@@ -7,6 +7,9 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libfmt-dev libmsgsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   liburing-dev
+  libuv1-dev  # the peer in bench/process_bench.cpp
+  libc-ares-dev  # dns::resolver
+  dnsmasq-base   # the resolver tests' DNS server (the binary only: no system service on port 53)
   g++-mingw-w64-x86-64-posix
   wine wine64
   nodejs
@@ -14,7 +17,10 @@ packages=(
   python3 wrk libuv1-dev libboost-dev strace
 )
 if [[ "${EDDY_SETUP_SKIP_WINE:-0}" == 1 ]]; then
-  packages=("${packages[@]/wine/}"); packages=("${packages[@]/wine64/}")
+  # Drop exactly these two (a ${packages[@]/wine/} substitution would leave "64" behind).
+  kept=()
+  for p in "${packages[@]}"; do [[ $p == wine || $p == wine64 ]] || kept+=("$p"); done
+  packages=("${kept[@]}")
 fi
 
 missing=()

@@ -49,6 +49,9 @@ enum class errc : int {
   try_again,              // name resolution: a temporary failure, try again later
   dns_failure,            // name resolution failed for another reason
   protocol_error,         // the peer sent bytes that break the protocol (a malformed frame)
+  no_such_process,        // the process has exited (or never existed)
+  exec_format_error,      // the file is not a program this system can run
+  no_data,                // DNS: the name exists but has no records of the type asked for
 };
 
 // The category of eddy::errc. Its name is "eddy"; messages are short lower-case sentences.

@@ -22,7 +22,7 @@ class handle_base;
 class loop_impl;
 }
 
-enum class handle_type { timer, idle, prepare, check, async, tcp, udp, pipe, tty, signal, internal };
+enum class handle_type { timer, idle, prepare, check, async, tcp, udp, pipe, tty, signal, process, internal, resolver, fs_event };
 
 class EDDY_API handle {
  public:

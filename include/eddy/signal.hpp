@@ -22,6 +22,8 @@ namespace eddy {
 namespace signals {
 inline constexpr int sighup = 1;
 inline constexpr int sigint = 2;
+inline constexpr int sigquit = 3;
+inline constexpr int sigkill = 9;  // cannot be watched; process::kill and eddy::kill send it
 inline constexpr int sigterm = 15;
 inline constexpr int sigbreak = 21;  // Windows only: CTRL_BREAK
 }  // namespace signals

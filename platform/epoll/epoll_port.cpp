@@ -1,5 +1,6 @@
 #include "platform/epoll/epoll_port.hpp"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -214,6 +215,15 @@ ssize_t attempt(operation& op, port::datagram_batch* batch) noexcept {
       msg.msg_namelen = op.addr != nullptr ? op.addrlen : 0;
       return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     }
+    case op_kind::poll: {
+      // The port's readiness flags say only "worth trying": someone else does the I/O on
+      // this fd, so ask the kernel (EAGAIN: wait for the next edge).
+      pollfd p{fd, static_cast<short>((op.flags & detail::poll_readable) != 0 ? POLLIN : POLLOUT), 0};
+      const int r = ::poll(&p, 1, 0);
+      if (r > 0) return p.revents;
+      if (r == 0) errno = EAGAIN;
+      return -1;
+    }
   }
   return 0;
 }
@@ -224,7 +234,7 @@ std::size_t gather_size(const operation& op) noexcept {
   return n;
 }
 
-bool is_read_side(op_kind k) noexcept;
+bool is_read_side(const operation& op) noexcept;
 
 // Tries the operation's syscall. Returns false when it must wait for readiness (EAGAIN);
 // true when it finished, with op.result / op.error set.
@@ -245,7 +255,7 @@ bool perform(operation& op, port::datagram_batch* batch) noexcept {
     }
     if (errno == EINTR || (op.kind == op_kind::accept && errno == ECONNABORTED)) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      (is_read_side(op.kind) ? state(*op.io).readable : state(*op.io).writable) = false;
+      (is_read_side(op) ? state(*op.io).readable : state(*op.io).writable) = false;
       return false;
     }
     if (errno == EIO && op.kind == op_kind::read) {  // a pty whose other side closed
@@ -257,7 +267,9 @@ bool perform(operation& op, port::datagram_batch* batch) noexcept {
   }
 }
 
-bool is_read_side(op_kind k) noexcept {
+bool is_read_side(const operation& op) noexcept {
+  const op_kind k = op.kind;
+  if (k == op_kind::poll) return (op.flags & detail::poll_readable) != 0;
   return k == op_kind::accept || k == op_kind::recv || k == op_kind::recvfrom || k == op_kind::read;
 }
 
@@ -359,7 +371,7 @@ void port::submit(operation& op) noexcept {
     }
     return;
   }
-  if (is_read_side(op.kind)) {
+  if (is_read_side(op)) {
     if (st.running[0]) {
       // Submitted from a callback that run_queue() is delivering: it takes this one next,
       // in the same poll, while the socket stays readable.

@@ -442,7 +442,7 @@ std::error_code port::attach(detail::io_object& io) {
   // its instances are associated when the port first uses them, a client's handle when
   // its connect succeeds.
   if (is_local_marker(io.native)) return {};
-  if (io.kind == detail::io_kind::stream) return attach_handle(io);
+  if (io.kind == detail::io_kind::stream || io.kind == detail::io_kind::directory) return attach_handle(io);
   const SOCKET s = socket_of(io);
   // Completion key op_key: packets are told apart by their OVERLAPPED, not their key.
   if (::CreateIoCompletionPort(handle_of(s), iocp_, op_key, 0) == nullptr) {
@@ -490,7 +490,7 @@ void port::detach(detail::io_object& io) noexcept {
     ios = io_state{};
     return;
   }
-  if (io.kind == detail::io_kind::stream) {
+  if (io.kind == detail::io_kind::stream || io.kind == detail::io_kind::directory) {
     forget_preassociated(native_handle_of(io));
     delete ios.ipc;  // closes a received socket nobody took
     ios = io_state{};
@@ -545,7 +545,7 @@ std::error_code port::attach_handle(detail::io_object& io) {
   } else {
     forget_preassociated(h);  // a stale entry: that instance was closed without being adopted
   }
-  ios.is_file = ::GetFileType(h) == FILE_TYPE_DISK;
+  ios.is_file = io.kind == detail::io_kind::stream && ::GetFileType(h) == FILE_TYPE_DISK;
   // No FILE_SKIP_COMPLETION_PORT_ON_SUCCESS on pipes and files: a ReadFile or WriteFile
   // that finishes at once still queues its packet (the simpler path; Wine never finishes
   // overlapped file I/O at once anyway).
@@ -637,6 +637,10 @@ void port::start_io(detail::operation& op) noexcept {
   switch (op.kind) {
     case detail::op_kind::nop:
       return;  // handled by submit
+    case detail::op_kind::poll:
+      // Readiness has no overlapped form; nothing on Windows needs it yet (c-ares, which
+      // would, is not built for Windows here): the contract's not_supported.
+      return fail(make_error_code(errc::not_supported));
     case detail::op_kind::accept: {
       if (winsock_extensions().accept_ex == nullptr) return fail(make_error_code(errc::not_supported));
       io_state& ios = io_state_of(io);
@@ -754,7 +758,17 @@ void port::start_io(detail::operation& op) noexcept {
         const detail::io_vec buf = op.acquire(&op);
         if (st.cancel_requested) return fail(make_error_code(errc::operation_canceled));
         if (buf.len == 0) return fail(make_error_code(errc::no_memory));
-        ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
+        if (io.kind == detail::io_kind::directory) {
+          // The directory's change records since the previous call (the system keeps them
+          // between calls once the first was made); the packet carries their size.
+          constexpr DWORD what = FILE_NOTIFY_CHANGE_FILE_NAME | FILE_NOTIFY_CHANGE_DIR_NAME |
+                                 FILE_NOTIFY_CHANGE_ATTRIBUTES | FILE_NOTIFY_CHANGE_SIZE |
+                                 FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_CREATION |
+                                 FILE_NOTIFY_CHANGE_SECURITY;
+          ok = ::ReadDirectoryChangesW(h, buf.base, wsabuf_len(buf.len), FALSE, what, nullptr, &st.ov, nullptr);
+        } else {
+          ok = ::ReadFile(h, buf.base, wsabuf_len(buf.len), nullptr, &st.ov);
+        }
       } else {
         std::uint32_t i = 0;
         while (i + 1 < op.nbufs && op.bufs[i].len == 0) ++i;
@@ -799,6 +813,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   const SOCKET s = socket_of(io);
   switch (op.kind) {
     case detail::op_kind::nop:
+    case detail::op_kind::poll:  // fails in start_io, never reaches here
       break;
     case detail::op_kind::recv: {
       // The zero-byte read finished: data, the end of the stream or an error is waiting.

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "platform/iocp/local_pipe.hpp"
+#include "platform/iocp/utf16.hpp"
 #include "platform/net.hpp"
 #include "platform/sockaddr.hpp"
 
@@ -514,30 +515,13 @@ bool is_pipe_name(std::string_view name) noexcept {
   return false;
 }
 
+// Names must not be empty (the shared helper accepts empty text).
 std::error_code to_wide(std::string_view in, std::wstring& out) noexcept {
   if (in.empty()) return make_error_code(errc::invalid_argument);
-  const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(), static_cast<int>(in.size()), nullptr, 0);
-  if (n <= 0) return make_error_code(errc::invalid_argument);
-  try {
-    out.assign(static_cast<std::size_t>(n), L'\0');
-  } catch (...) {
-    return make_error_code(errc::no_memory);
-  }
-  ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(), static_cast<int>(in.size()), out.data(), n);
-  return {};
+  return iocp::to_wide(in, out);
 }
 
-std::error_code to_utf8(const wchar_t* in, int len, std::string& out) noexcept {
-  const int n = ::WideCharToMultiByte(CP_UTF8, 0, in, len, nullptr, 0, nullptr, nullptr);
-  if (n < 0) return make_error_code(errc::invalid_argument);
-  try {
-    out.assign(static_cast<std::size_t>(n), '\0');
-  } catch (...) {
-    return make_error_code(errc::no_memory);
-  }
-  if (n > 0) ::WideCharToMultiByte(CP_UTF8, 0, in, len, out.data(), n, nullptr, nullptr);
-  return {};
-}
+using iocp::to_utf8;
 
 }  // namespace
 

@@ -11,3 +11,9 @@ list(APPEND EDDY_PORT_SOURCES platform/iocp/local_pipe.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/iocp/resolver.cpp platform/resolver.hpp)
 # ipc pipes: the framing that carries sockets (WSADuplicateSocketW) beside the bytes.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/ipc_channel.cpp platform/iocp/ipc_channel.hpp)
+# Child processes and process facts (eddy::process, eddy::os); UTF-16 helpers shared with net.cpp.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/process.cpp platform/process.hpp platform/iocp/utf16.hpp)
+list(APPEND EDDY_PORT_LIBS psapi)
+string(APPEND EDDY_PORT_PC_LIBS " -lpsapi")
+# fs_event: ReadDirectoryChangesW on directory handles read through the port.
+list(APPEND EDDY_PORT_SOURCES platform/iocp/fs_event.cpp platform/fs_event.hpp)

@@ -3,3 +3,5 @@ list(APPEND EDDY_PORT_SOURCES platform/posix/posix_util.hpp platform/posix/net.c
 list(APPEND EDDY_PORT_SOURCES platform/posix/signal_hook.cpp platform/signal.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/tty.cpp platform/tty.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/resolver.cpp platform/resolver.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/posix/process.cpp platform/process.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/posix/fs_event.cpp platform/fs_event.hpp)

@@ -1,5 +1,6 @@
 #include "platform/uring/uring_port.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -173,6 +174,11 @@ void port::detach(detail::io_object& io) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(l) | listener_bit, 0);
     io_uring_sqe_set_data64(sqe, ignore_tag);
+    // Now, not at the next poll: the core closes its descriptor right after this, and
+    // another process may hold the same listening socket (passed over an ipc pipe). Until
+    // the cancel runs, the ring would still accept connections that nobody here serves.
+    // (A multishot accept is cancelled within the submit call.)
+    io_uring_submit(&ring_);
   } else {
     free_listener(l);
   }
@@ -575,6 +581,11 @@ void port::submit_plain(detail::operation& op) noexcept {
       io_uring_prep_sendmsg(sqe, fd, &m.msg, MSG_NOSIGNAL);
       break;
     }
+    case detail::op_kind::poll:
+      // One-shot: the CQE carries the returned events. The ring holds its own reference to
+      // the file, so the owner may close the fd once it has asked for the cancel.
+      io_uring_prep_poll_add(sqe, fd, (op.flags & detail::poll_readable) != 0 ? POLLIN : POLLOUT);
+      break;
   }
   io_uring_sqe_set_data(sqe, &op);
 }

@@ -1,7 +1,9 @@
-// Uses an installed eddy: one loop, one timer, one immediate. Exits 0 when both ran.
+// Uses an installed eddy: one loop, one timer, one immediate, one DNS resolver (which brings
+// c-ares into a static link). Exits 0 when all worked.
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <string_view>
 
 #include <eddy/eddy.hpp>
@@ -17,6 +19,10 @@ int main() {
       t.close();
     });
     loop.set_immediate([&] { immediate = true; });
+    eddy::dns::resolver resolver(loop);
+    const std::error_code servers_ec = resolver.set_servers("127.0.0.1:53");
+    const std::string servers = resolver.servers();
+    resolver.close();
     loop.run();
     if (std::error_code ec = loop.close()) {
       std::fprintf(stderr, "eddy_consumer: close: %s\n", ec.message().c_str());
@@ -25,7 +31,9 @@ int main() {
     const std::string_view port = eddy::to_string(loop.backend());
     std::printf("eddy_consumer: eddy %s on %.*s: timer %s, immediate %s\n", eddy::version(),
                 static_cast<int>(port.size()), port.data(), fired ? "fired" : "MISSING", immediate ? "ran" : "MISSING");
-    return fired && immediate ? 0 : 1;
+    const bool resolver_ok = servers_ec == eddy::errc::not_supported || (!servers_ec && servers == "127.0.0.1:53");
+    std::printf("eddy_consumer: resolver servers %s (%s)\n", servers.c_str(), servers_ec.message().c_str());
+    return fired && immediate && resolver_ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "eddy_consumer: %s\n", e.what());
     return 1;

@@ -1,0 +1,912 @@
+// eddy::cluster (cluster.hpp): built on the public API only (process, pipe, tcp, timer).
+//
+// The channel protocol, both ways: frames of an 8-byte header (payload length, little-endian
+// u32; type, u8; three zero bytes) and the payload. A socket rides beside a frame's bytes
+// (pipe::write2) for `listening` in the shared policy and for every `connection`.
+#include "eddy/cluster.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string_view>
+
+#include "eddy/error.hpp"
+#include "eddy/loop.hpp"
+#include "eddy/os.hpp"
+#include "eddy/pipe.hpp"
+#include "eddy/process.hpp"
+#include "eddy/signal.hpp"
+#include "eddy/tcp.hpp"
+#include "eddy/timer.hpp"
+
+namespace eddy::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+// The worker's environment.
+constexpr const char* env_id = "EDDY_CLUSTER_WORKER";
+constexpr const char* env_channel = "EDDY_CLUSTER_CHANNEL";
+constexpr const char* env_secret = "EDDY_CLUSTER_SECRET";
+constexpr const char* env_heartbeat = "EDDY_CLUSTER_HEARTBEAT_MS";
+constexpr const char* env_max_message = "EDDY_CLUSTER_MAX_MESSAGE";
+
+enum class frame_type : std::uint8_t {
+  hello = 1,     // w→p: id (u32), secret (the rest)
+  heartbeat,     // w→p: rss (u64), lag in µs (u64), utilisation in ppm (u32), handles (u32)
+  message,       // both: the user's bytes
+  listen,        // w→p: backlog (u32), address ("host:port")
+  listening,     // p→w: error (u32 errc, 0 = ok), has socket (u8), address; the socket if shared
+  listening_ok,  // w→p: the address the worker serves
+  connection,    // p→w: one byte; a connection rides along (round_robin)
+  ack,           // w→p: connections taken (u32)
+  disconnect,    // p→w: leave
+};
+constexpr std::uint8_t last_type = static_cast<std::uint8_t>(frame_type::disconnect);
+constexpr std::size_t header_size = 8;
+// Room for the protocol's own fields beside a message of max_message bytes.
+constexpr std::size_t protocol_overhead = 256;
+
+// Little-endian field writing and reading.
+void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+void put_text(std::vector<std::byte>& out, std::string_view s) {
+  for (char c : s) out.push_back(static_cast<std::byte>(c));
+}
+
+// Reads fields from a payload; ok() turns false (and stays) when it runs past the end.
+class reader {
+ public:
+  explicit reader(std::span<const std::byte> p) : p_(p) {}
+  std::uint64_t u(int bytes) {
+    if (pos_ + static_cast<std::size_t>(bytes) > p_.size()) {
+      ok_ = false;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= std::to_integer<std::uint64_t>(p_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
+    pos_ += static_cast<std::size_t>(bytes);
+    return v;
+  }
+  std::string rest() {
+    std::string s(reinterpret_cast<const char*>(p_.data()) + pos_, p_.size() - pos_);
+    pos_ = p_.size();
+    return s;
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+
+ private:
+  std::span<const std::byte> p_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// One end of the IPC channel: an ipc pipe that reads and writes frames.
+class channel {
+ public:
+  using frame_fn = std::function<void(frame_type, std::span<const std::byte>)>;
+  using end_fn = std::function<void(std::error_code)>;
+
+  channel(eddy::loop& loop, std::size_t max_payload) : pipe_(loop, true), max_(max_payload + protocol_overhead) {}
+  ~channel() { *alive_ = false; }
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+  eddy::pipe& pipe() noexcept { return pipe_; }
+  [[nodiscard]] bool is_open() const noexcept { return !ended_; }
+
+  // Reads frames until the channel ends; on_end runs once (errc::eof for a clean end,
+  // protocol_error for a malformed or oversized frame, or the read error), after which the
+  // channel is closed.
+  std::error_code start(frame_fn on_frame, end_fn on_end) {
+    on(std::move(on_frame), std::move(on_end));
+    return pipe_.read_start([this](std::error_code ec, std::span<std::byte> data) { on_read(ec, data); });
+  }
+  // Replaces the callbacks (safe from inside them).
+  void on(frame_fn on_frame, end_fn on_end) {
+    on_frame_ = std::make_shared<frame_fn>(std::move(on_frame));
+    on_end_ = std::move(on_end);
+  }
+
+  // Sends one frame (the payload is copied), with a socket beside it if `with` is given.
+  std::error_code send(frame_type type, std::span<const std::byte> payload, handle* with = nullptr,
+                       std::function<void(std::error_code)> on_sent = {}) {
+    if (ended_) return make_error_code(errc::not_connected);
+    if (payload.size() > max_) return make_error_code(errc::message_too_long);
+    auto bytes = std::make_shared<std::vector<std::byte>>();
+    bytes->reserve(header_size + payload.size());
+    put_u32(*bytes, static_cast<std::uint32_t>(payload.size()));
+    bytes->push_back(static_cast<std::byte>(type));
+    bytes->resize(header_size);
+    bytes->insert(bytes->end(), payload.begin(), payload.end());
+    const_buffer buf(bytes->data(), bytes->size());
+    auto done = [bytes, on_sent = std::move(on_sent)](std::error_code ec) {
+      if (on_sent) on_sent(ec);
+    };
+    if (with != nullptr) return pipe_.write2(std::span<const const_buffer>(&buf, 1), *with, std::move(done));
+    return pipe_.write(buf, std::move(done));
+  }
+  std::error_code send(frame_type type, const std::vector<std::byte>& payload, handle* with = nullptr) {
+    return send(type, std::span<const std::byte>(payload), with);
+  }
+
+  // Ends the channel now (no on_end).
+  void close() {
+    ended_ = true;
+    pipe_.close();
+  }
+
+ private:
+  void end(std::error_code ec) {
+    if (ended_) return;
+    ended_ = true;
+    pipe_.close();
+    auto fn = std::move(on_end_);
+    if (fn) fn(ec);  // may destroy this channel
+  }
+
+  void on_read(std::error_code ec, std::span<std::byte> data) {
+    if (ec) return end(ec);
+    in_.insert(in_.end(), data.begin(), data.end());
+    std::size_t pos = 0;
+    auto alive = alive_;
+    while (in_.size() - pos >= header_size) {
+      reader h(std::span<const std::byte>(in_).subspan(pos, header_size));
+      const auto len = static_cast<std::size_t>(h.u(4));
+      const auto type = static_cast<std::uint8_t>(h.u(1));
+      const auto reserved = h.u(3);
+      if (type == 0 || type > last_type || reserved != 0 || len > max_) {
+        return end(make_error_code(errc::protocol_error));
+      }
+      if (in_.size() - pos - header_size < len) break;
+      // The frame is copied out: the callback may send, close or destroy this channel.
+      std::vector<std::byte> payload(in_.begin() + static_cast<std::ptrdiff_t>(pos + header_size),
+                                     in_.begin() + static_cast<std::ptrdiff_t>(pos + header_size + len));
+      pos += header_size + len;
+      auto fn = on_frame_;  // the callback may replace itself
+      (*fn)(static_cast<frame_type>(type), payload);
+      if (!*alive || ended_) return;
+    }
+    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos));
+  }
+
+  eddy::pipe pipe_;
+  std::size_t max_;
+  std::vector<std::byte> in_;
+  std::shared_ptr<frame_fn> on_frame_;
+  end_fn on_end_;
+  bool ended_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+std::string random_token() {
+  std::random_device rd;
+  std::string out;
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) out += hex[rd() % 16];
+  return out;
+}
+
+// The channel's name: an abstract Unix socket on Linux ('@' stands for the leading NUL in
+// the environment), a named pipe on Windows.
+std::string channel_name(const std::string& token) {
+  const std::string base = "eddy-cluster-" + std::to_string(os::pid()) + "-" + token.substr(0, 12);
+  if (backend_compiled(backend_kind::iocp)) return "\\\\.\\pipe\\" + base;
+  return "@" + base;
+}
+std::string to_bind_name(const std::string& name) {
+  if (!name.empty() && name[0] == '@') return std::string(1, '\0') + name.substr(1);
+  return name;
+}
+
+scheduling default_policy() {
+  if (auto v = os::getenv("EDDY_CLUSTER_SCHED")) {
+    if (*v == "rr") return scheduling::round_robin;
+    if (*v == "shared") return scheduling::shared;
+  }
+  return backend_compiled(backend_kind::iocp) ? scheduling::shared : scheduling::round_robin;
+}
+
+std::uint32_t error_value(std::error_code ec) {
+  if (!ec) return 0;
+  return ec.category() == eddy::category() ? static_cast<std::uint32_t>(ec.value())
+                                           : static_cast<std::uint32_t>(errc::unknown);
+}
+
+}  // namespace
+
+// ================================================================ the primary
+
+namespace detail {
+
+class primary_impl {
+ public:
+  primary_impl(primary& api, eddy::loop& loop, options opts)
+      : api_(api), loop_(loop), opts_(std::move(opts)), server_(loop, true), watchdog_(loop) {
+    policy_ = opts_.policy ? *opts_.policy : default_policy();
+    if (opts_.workers == 0) opts_.workers = os::available_parallelism();
+    secret_ = random_token();
+    name_ = channel_name(random_token());
+  }
+
+  ~primary_impl() {
+    for (auto& [id, w] : workers_) {
+      if (w->proc && !w->exited) w->proc->kill(signals::sigkill);
+    }
+  }
+
+  struct worker_rec {
+    int id = 0;
+    std::size_t slot = 0;
+    std::unique_ptr<eddy::process> proc;
+    std::unique_ptr<channel> chan;
+    int pid = 0;
+    clock::time_point started;
+    clock::time_point last_heard;
+    std::optional<health_report> health;
+    bool online = false;
+    bool exited = false;
+    bool leaving = false;  // asked to leave (shutdown, recycle) or killed: no respawn for it
+    bool retired = false;  // replaced already (recycled)
+    bool rss_warned = false;
+    clock::time_point leave_deadline;
+    unsigned unacked = 0;
+    std::string listen_key;
+  };
+  struct slot_rec {
+    unsigned quick_deaths = 0;
+    bool stopped = false;  // crash loop: not respawned
+    std::unique_ptr<eddy::timer> respawn;
+  };
+  struct listener_rec {
+    std::unique_ptr<eddy::tcp> sock;
+    socket_address bound;
+    std::vector<int> ids;  // round_robin: the workers served, in turn
+    std::size_t next = 0;
+    unsigned waiting = 0;  // connections announced and not accepted yet
+  };
+  // A channel connection that has not said hello yet.
+  struct stranger {
+    std::unique_ptr<channel> chan;
+    clock::time_point since;
+  };
+
+  std::error_code start() {
+    if (started_) return make_error_code(errc::already_started);
+    if (auto ec = server_.bind(to_bind_name(name_))) return ec;
+    if (auto ec = server_.listen(64, [this](std::error_code cec) { on_channel_connection(cec); })) return ec;
+    server_.unref();  // the workers (their processes and channels) keep the loop alive
+    started_ = true;
+    slots_.resize(opts_.workers);
+    for (std::size_t i = 0; i < slots_.size(); ++i) spawn_into(i);
+    const auto tick = std::max<std::chrono::milliseconds>(10ms, std::min(opts_.heartbeat_interval, opts_.stuck_timeout) / 4);
+    watchdog_.start(tick, tick, [this] { check_health(); });
+    watchdog_.unref();  // the workers keep the loop alive, not the watchdog
+    return {};
+  }
+
+  void shutdown(std::function<void()> done) {
+    shutting_down_ = true;
+    shutdown_done_ = std::move(done);
+    for (auto& s : slots_) s.respawn.reset();
+    const auto now = clock::now();
+    for (auto& [id, w] : workers_) {
+      if (w->exited) continue;
+      ask_to_leave(*w, now);
+    }
+    finish_shutdown_if_done();
+  }
+
+  std::error_code send(int id, std::span<const std::byte> bytes) {
+    if (bytes.size() > opts_.max_message) return make_error_code(errc::message_too_long);
+    worker_rec* w = find(id);
+    if (w == nullptr || !w->online || !w->chan || !w->chan->is_open()) return make_error_code(errc::not_connected);
+    return w->chan->send(frame_type::message, bytes);
+  }
+
+  std::vector<int> ids() const {
+    std::vector<int> out;
+    for (auto& [id, w] : workers_) {
+      if (!w->exited) out.push_back(id);
+    }
+    return out;
+  }
+  int pid(int id) const {
+    auto it = workers_.find(id);
+    return it == workers_.end() ? 0 : it->second->pid;
+  }
+  std::optional<health_report> health(int id) const {
+    auto it = workers_.find(id);
+    return it == workers_.end() ? std::nullopt : it->second->health;
+  }
+  scheduling policy() const noexcept { return policy_; }
+
+ private:
+  worker_rec* find(int id) {
+    auto it = workers_.find(id);
+    return it == workers_.end() ? nullptr : it->second.get();
+  }
+
+  template <class F, class... A>
+  void emit(F& fn, A&&... args) {
+    if (fn) fn(std::forward<A>(args)...);
+  }
+
+  void spawn_into(std::size_t slot) {
+    if (shutting_down_ || slots_[slot].stopped) return;
+    const int id = next_id_++;
+    auto w = std::make_unique<worker_rec>();
+    w->id = id;
+    w->slot = slot;
+    w->proc = std::make_unique<eddy::process>(loop_);
+    process_options po;
+    std::error_code ec;
+    po.file = opts_.exec.empty() ? os::executable_path(ec) : opts_.exec;
+    po.args = opts_.args;
+    if (po.args.empty()) po.args = {po.file};
+    po.env_how = env_mode::add;
+    po.env = opts_.env;
+    po.env.push_back(std::string(env_id) + "=" + std::to_string(id));
+    po.env.push_back(std::string(env_channel) + "=" + name_);
+    po.env.push_back(std::string(env_secret) + "=" + secret_);
+    po.env.push_back(std::string(env_heartbeat) + "=" + std::to_string(opts_.heartbeat_interval.count()));
+    po.env.push_back(std::string(env_max_message) + "=" + std::to_string(opts_.max_message));
+    po.stdio = {stdio_option::inherited(), stdio_option::inherited(), stdio_option::inherited()};
+    w->started = w->last_heard = clock::now();
+    if (!ec) {
+      ec = w->proc->spawn(po, [this, id](std::int64_t status, int sig) { on_worker_exit(id, status, sig); });
+    }
+    if (ec) {
+      emit(api_.on_error, id, worker_problem::spawn, ec);
+      // Counts as dying young: retried with the growing delay, then given up.
+      w->proc.reset();
+      after_death(slot, /*young=*/true, id);
+      return;
+    }
+    w->pid = w->proc->pid();
+    workers_.emplace(id, std::move(w));
+    emit(api_.on_fork, id);
+  }
+
+  // A worker of `slot` died (or could not start): schedules its replacement.
+  void after_death(std::size_t slot, bool young, int id) {
+    slot_rec& s = slots_[slot];
+    if (shutting_down_ || !opts_.respawn || s.stopped) return;
+    s.quick_deaths = young ? s.quick_deaths + 1 : 0;
+    if (s.quick_deaths >= 5) {
+      s.stopped = true;
+      emit(api_.on_error, id, worker_problem::crash_loop, make_error_code(errc::interrupted));
+      return;
+    }
+    const auto delay = s.quick_deaths == 0 ? 0ms : 100ms * (1 << (s.quick_deaths - 1));
+    if (!s.respawn) s.respawn = std::make_unique<eddy::timer>(loop_);
+    s.respawn->start(delay, [this, slot] { spawn_into(slot); });
+  }
+
+  void on_worker_exit(int id, std::int64_t status, int sig) {
+    worker_rec* w = find(id);
+    if (w == nullptr) return;
+    w->exited = true;
+    const bool young = clock::now() - w->started < 1s;
+    const bool expected = w->leaving || shutting_down_;
+    end_channel(*w, {});
+    emit(api_.on_exit, id, status, sig);
+    if (!expected && !w->retired) after_death(w->slot, young, id);
+    // The process handle is inside its own callback: let it go on the next iteration.
+    loop_.set_immediate([this, id] {
+      workers_.erase(id);
+      finish_shutdown_if_done();
+    });
+  }
+
+  void ask_to_leave(worker_rec& w, clock::time_point now) {
+    if (w.leaving) return;
+    w.leaving = true;
+    w.leave_deadline = now + opts_.stuck_timeout;
+    if (w.chan && w.chan->is_open() && w.online) {
+      w.chan->send(frame_type::disconnect, std::span<const std::byte>());
+    } else if (w.proc) {
+      w.proc->kill(signals::sigkill);  // not online yet: nothing to ask
+    }
+  }
+
+  void finish_shutdown_if_done() {
+    if (!shutting_down_ || shutdown_finished_) return;
+    for (auto& [id, w] : workers_) {
+      if (!w->exited) return;
+    }
+    shutdown_finished_ = true;
+    listeners_.clear();
+    strangers_.clear();
+    server_.close();
+    watchdog_.close();
+    slots_.clear();
+    auto done = std::move(shutdown_done_);
+    if (done) done();
+  }
+
+  // ---- the channel
+
+  void on_channel_connection(std::error_code ec) {
+    if (ec) return;
+    auto s = std::make_unique<stranger>();
+    s->chan = std::make_unique<channel>(loop_, opts_.max_message);
+    s->since = clock::now();
+    if (server_.accept(s->chan->pipe())) return;
+    channel* c = s->chan.get();
+    strangers_.push_back(std::move(s));
+    c->start([this, c](frame_type t, std::span<const std::byte> p) { on_stranger_frame(c, t, p); },
+             [this, c](std::error_code) { drop_stranger(c); });
+  }
+
+  std::unique_ptr<channel> take_stranger(channel* c) {
+    for (auto it = strangers_.begin(); it != strangers_.end(); ++it) {
+      if ((*it)->chan.get() == c) {
+        auto out = std::move((*it)->chan);
+        strangers_.erase(it);
+        return out;
+      }
+    }
+    return nullptr;
+  }
+  void drop_stranger(channel* c) {
+    auto owned = take_stranger(c);
+    if (owned) owned->close();
+    // Destroyed on the next iteration: we may be inside its callback.
+    if (owned) loop_.set_immediate([p = std::shared_ptr<channel>(std::move(owned))] {});
+  }
+
+  void on_stranger_frame(channel* c, frame_type t, std::span<const std::byte> p) {
+    reader r(p);
+    const int id = static_cast<int>(r.u(4));
+    const std::string secret = r.rest();
+    worker_rec* w = t == frame_type::hello && r.ok() ? find(id) : nullptr;
+    if (w == nullptr || secret != secret_ || w->chan || w->exited) {
+      drop_stranger(c);  // not one of ours
+      return;
+    }
+    w->chan = take_stranger(c);
+    w->online = true;
+    w->last_heard = clock::now();
+    channel* ch = w->chan.get();
+    // The channel's callbacks now belong to the worker.
+    ch->on([this, id](frame_type ft, std::span<const std::byte> fp) { on_frame(id, ft, fp); },
+              [this, id](std::error_code ec) {
+                if (worker_rec* wr = find(id)) end_channel(*wr, ec);
+              });
+    emit(api_.on_online, id);
+    if (w->leaving) ch->send(frame_type::disconnect, std::span<const std::byte>());
+  }
+
+  void end_channel(worker_rec& w, std::error_code ec) {
+    if (!w.chan) return;
+    const bool was_online = w.online;
+    w.online = false;
+    leave_listener(w);
+    auto chan = std::shared_ptr<channel>(std::move(w.chan));
+    chan->close();
+    loop_.set_immediate([chan] {});  // we may be inside its callback
+    if (ec && ec != errc::eof && !w.exited) {
+      emit(api_.on_error, w.id, worker_problem::channel, ec);
+      // A worker whose channel broke cannot be reached or monitored: replace it.
+      if (!w.leaving && w.proc) {
+        w.proc->kill(signals::sigkill);
+      }
+    }
+    if (was_online) emit(api_.on_disconnect, w.id);
+  }
+
+  void on_frame(int id, frame_type t, std::span<const std::byte> p) {
+    worker_rec* w = find(id);
+    if (w == nullptr) return;
+    w->last_heard = clock::now();
+    reader r(p);
+    switch (t) {
+      case frame_type::heartbeat: {
+        health_report h;
+        h.rss = r.u(8);
+        h.loop_lag = std::chrono::microseconds(r.u(8));
+        h.utilization = static_cast<double>(r.u(4)) / 1e6;
+        h.handles = static_cast<std::uint32_t>(r.u(4));
+        h.received = w->last_heard;
+        if (!r.ok()) return end_channel(*w, make_error_code(errc::protocol_error));
+        w->health = h;
+        emit(api_.on_health, id, h);
+        if (opts_.rss_recycle != 0 && h.rss > opts_.rss_recycle && !w->leaving) {
+          emit(api_.on_error, id, worker_problem::recycled, make_error_code(errc::no_memory));
+          w->retired = true;
+          const std::size_t slot = w->slot;
+          ask_to_leave(*w, clock::now());
+          spawn_into(slot);
+        } else if (opts_.rss_warn != 0 && h.rss > opts_.rss_warn && !w->rss_warned) {
+          w->rss_warned = true;
+          emit(api_.on_error, id, worker_problem::rss_high, make_error_code(errc::no_memory));
+        }
+        return;
+      }
+      case frame_type::message:
+        emit(api_.on_message, id, p);
+        return;
+      case frame_type::listen: {
+        const auto backlog = static_cast<int>(r.u(4));
+        const auto addr = socket_address::parse_endpoint(r.rest());
+        if (!r.ok() || !addr) return end_channel(*w, make_error_code(errc::protocol_error));
+        return serve_listen(*w, *addr, backlog);
+      }
+      case frame_type::listening_ok: {
+        const auto addr = socket_address::parse_endpoint(r.rest());
+        if (!addr) return end_channel(*w, make_error_code(errc::protocol_error));
+        emit(api_.on_listening, id, *addr);
+        return;
+      }
+      case frame_type::ack: {
+        const auto n = static_cast<unsigned>(r.u(4));
+        if (!r.ok()) return end_channel(*w, make_error_code(errc::protocol_error));
+        w->unacked -= std::min(n, w->unacked);
+        if (!w->listen_key.empty()) pump(w->listen_key);
+        return;
+      }
+      default:
+        // hello twice, or a frame only the primary sends.
+        return end_channel(*w, make_error_code(errc::protocol_error));
+    }
+  }
+
+  // ---- listening
+
+  void reply_listening(worker_rec& w, std::error_code ec, const socket_address& addr, handle* sock) {
+    std::vector<std::byte> p;
+    put_u32(p, error_value(ec));
+    p.push_back(static_cast<std::byte>(sock != nullptr ? 1 : 0));
+    put_text(p, addr.to_string());
+    w.chan->send(frame_type::listening, p, sock);
+  }
+
+  void serve_listen(worker_rec& w, const socket_address& addr, int backlog) {
+    const std::string key = addr.to_string() + (policy_ == scheduling::shared ? "/shared" : "/rr");
+    auto it = listeners_.find(key);
+    if (it == listeners_.end()) {
+      listener_rec l;
+      l.sock = std::make_unique<eddy::tcp>(loop_);
+      std::error_code ec = l.sock->bind(addr);
+      if (!ec && policy_ == scheduling::round_robin) {
+        ec = l.sock->listen(backlog > 0 ? backlog : 511, [this, key](std::error_code aec) {
+          auto lit = listeners_.find(key);
+          if (aec || lit == listeners_.end()) return;
+          ++lit->second.waiting;
+          pump(key);
+        });
+      }
+      if (!ec) l.bound = l.sock->local_address(ec);
+      if (ec) return reply_listening(w, ec, addr, nullptr);
+      it = listeners_.emplace(key, std::move(l)).first;
+    }
+    listener_rec& l = it->second;
+    if (policy_ == scheduling::shared) return reply_listening(w, {}, l.bound, l.sock.get());
+    if (std::find(l.ids.begin(), l.ids.end(), w.id) == l.ids.end()) l.ids.push_back(w.id);
+    w.listen_key = key;
+    reply_listening(w, {}, l.bound, nullptr);
+    pump(key);
+  }
+
+  void leave_listener(worker_rec& w) {
+    if (w.listen_key.empty()) return;
+    auto it = listeners_.find(w.listen_key);
+    w.listen_key.clear();
+    w.unacked = 0;
+    if (it == listeners_.end()) return;
+    auto& ids = it->second.ids;
+    ids.erase(std::remove(ids.begin(), ids.end(), w.id), ids.end());
+  }
+
+  // round_robin: hands the waiting connections of listener `key` to its workers in turn,
+  // skipping workers at their max_unacked.
+  void pump(const std::string& key) {
+    auto it = listeners_.find(key);
+    if (it == listeners_.end()) return;
+    listener_rec& l = it->second;
+    while (l.waiting > 0 && !l.ids.empty()) {
+      worker_rec* target = nullptr;
+      for (std::size_t tries = 0; tries < l.ids.size(); ++tries) {
+        worker_rec* w = find(l.ids[l.next % l.ids.size()]);
+        l.next = (l.next + 1) % l.ids.size();
+        if (w != nullptr && w->online && !w->leaving && w->chan && w->unacked < opts_.max_unacked) {
+          target = w;
+          break;
+        }
+      }
+      if (target == nullptr) return;  // everyone is busy: the rest wait in the backlog
+      auto conn = std::make_shared<eddy::tcp>(loop_);
+      --l.waiting;
+      if (l.sock->accept(*conn)) continue;
+      ++target->unacked;
+      const std::byte one{1};
+      // Our copy closes once the worker's is on its way.
+      target->chan->send(frame_type::connection, std::span<const std::byte>(&one, 1), conn.get(),
+                         [conn](std::error_code) { conn->close(); });
+    }
+  }
+
+  // ---- health
+
+  void check_health() {
+    const auto now = clock::now();
+    for (auto& [id, w] : workers_) {
+      if (w->exited || !w->proc) continue;
+      if (w->leaving) {
+        if (now > w->leave_deadline) w->proc->kill(signals::sigkill);
+        continue;
+      }
+      if (now - w->last_heard > opts_.stuck_timeout) {
+        emit(api_.on_error, id, worker_problem::stuck, make_error_code(errc::timed_out));
+        // Killed, and replaced when its exit is seen (not counted as leaving).
+        w->last_heard = now;
+        w->proc->kill(signals::sigkill);
+      }
+    }
+    // Connections that never said hello.
+    for (std::size_t i = 0; i < strangers_.size();) {
+      if (now - strangers_[i]->since > opts_.stuck_timeout) {
+        strangers_[i]->chan->close();
+        loop_.set_immediate([p = std::shared_ptr<channel>(std::move(strangers_[i]->chan))] {});
+        strangers_.erase(strangers_.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  primary& api_;
+  eddy::loop& loop_;
+  options opts_;
+  scheduling policy_;
+  std::string secret_;
+  std::string name_;
+  eddy::pipe server_;
+  eddy::timer watchdog_;
+  bool started_ = false;
+  bool shutting_down_ = false;
+  bool shutdown_finished_ = false;
+  std::function<void()> shutdown_done_;
+  int next_id_ = 1;
+  std::map<int, std::unique_ptr<worker_rec>> workers_;
+  std::vector<slot_rec> slots_;
+  std::map<std::string, listener_rec> listeners_;
+  std::vector<std::unique_ptr<stranger>> strangers_;
+};
+
+// ================================================================ the worker
+
+class worker_impl {
+ public:
+  explicit worker_impl(worker& api, eddy::loop& loop) : api_(api), loop_(loop), heartbeat_(loop) {}
+
+  std::error_code start() {
+    auto id = os::getenv(env_id);
+    auto name = os::getenv(env_channel);
+    auto secret = os::getenv(env_secret);
+    if (!id || !name || !secret) return make_error_code(errc::invalid_argument);
+    id_ = std::atoi(id->c_str());
+    secret_ = *secret;
+    if (auto v = os::getenv(env_heartbeat)) interval_ = std::chrono::milliseconds(std::max(1, std::atoi(v->c_str())));
+    if (auto v = os::getenv(env_max_message)) max_message_ = static_cast<std::size_t>(std::strtoull(v->c_str(), nullptr, 10));
+    chan_ = std::make_unique<channel>(loop_, max_message_);
+    return chan_->pipe().connect(to_bind_name(*name), [this](std::error_code ec) { on_connected(ec); });
+  }
+
+  int id() const noexcept { return id_; }
+
+  std::error_code listen(const socket_address& addr, int backlog, completion_callback cb) {
+    if (!chan_) return make_error_code(errc::not_connected);
+    if (on_connection_) return make_error_code(errc::already_started);
+    on_connection_ = std::move(cb);
+    listen_addr_ = addr;
+    backlog_ = backlog;
+    if (connected_) send_listen();
+    return {};
+  }
+
+  std::error_code accept(tcp& client) {
+    if (listener_) return listener_->accept(client);
+    if (ready_ == 0 || !chan_) return make_error_code(errc::would_block);
+    if (auto ec = chan_->pipe().accept_pending(client)) return ec;
+    --ready_;
+    std::vector<std::byte> p;
+    put_u32(p, 1);
+    chan_->send(frame_type::ack, p);
+    return {};
+  }
+
+  std::error_code send(std::span<const std::byte> bytes) {
+    if (!chan_ || !connected_) return make_error_code(errc::not_connected);
+    if (bytes.size() > max_message_) return make_error_code(errc::message_too_long);
+    return chan_->send(frame_type::message, bytes);
+  }
+
+  void disconnect() {
+    if (disconnected_) return;
+    disconnected_ = true;
+    heartbeat_.close();
+    if (listener_) listener_->close();
+    if (chan_) {
+      chan_->close();
+      loop_.set_immediate([c = std::shared_ptr<channel>(std::move(chan_))] {});
+    }
+    if (api_.on_disconnect) api_.on_disconnect();
+  }
+
+ private:
+  void on_connected(std::error_code ec) {
+    if (ec) {
+      std::fprintf(stderr, "eddy cluster worker %d: cannot reach the primary: %s\n", id_, ec.message().c_str());
+      return disconnect();
+    }
+    connected_ = true;
+    std::vector<std::byte> hello;
+    put_u32(hello, static_cast<std::uint32_t>(id_));
+    put_text(hello, secret_);
+    chan_->send(frame_type::hello, hello);
+    chan_->start([this](frame_type t, std::span<const std::byte> p) { on_frame(t, p); },
+                 [this](std::error_code) { disconnect(); });
+    last_metrics_ = loop_.metrics();
+    last_beat_ = expected_ = loop::hrtime();
+    heartbeat_.start(interval_, interval_, [this] { beat(); });
+    if (on_connection_) send_listen();
+  }
+
+  void send_listen() {
+    std::vector<std::byte> p;
+    put_u32(p, static_cast<std::uint32_t>(backlog_));
+    put_text(p, listen_addr_.to_string());
+    chan_->send(frame_type::listen, p);
+  }
+
+  void beat() {
+    const std::uint64_t now = loop::hrtime();
+    expected_ += static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count());
+    const std::uint64_t lag_ns = now > expected_ ? now - expected_ : 0;
+    if (lag_ns > static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count())) expected_ = now;  // resync
+    const loop_metrics m = loop_.metrics();
+    const double elapsed = static_cast<double>(now - last_beat_);
+    const double idle = static_cast<double>((m.idle_time - last_metrics_.idle_time).count());
+    const double util = elapsed > 0 ? std::clamp(1.0 - idle / elapsed, 0.0, 1.0) : 0.0;
+    last_metrics_ = m;
+    last_beat_ = now;
+    std::error_code ec;
+    std::vector<std::byte> p;
+    put_u64(p, os::resident_set_size(ec));
+    put_u64(p, lag_ns / 1000);
+    put_u32(p, static_cast<std::uint32_t>(util * 1e6));
+    put_u32(p, static_cast<std::uint32_t>(loop_.handle_count()));
+    chan_->send(frame_type::heartbeat, p);
+  }
+
+  void on_frame(frame_type t, std::span<const std::byte> p) {
+    reader r(p);
+    switch (t) {
+      case frame_type::message:
+        if (api_.on_message) api_.on_message(p);
+        return;
+      case frame_type::listening: {
+        const auto err = static_cast<int>(r.u(4));
+        const bool with_socket = r.u(1) != 0;
+        const auto addr = socket_address::parse_endpoint(r.rest());
+        if (!r.ok() || !addr) return disconnect();
+        if (err != 0) return notify(make_error_code(static_cast<errc>(err)));
+        if (with_socket) {
+          listener_ = std::make_unique<eddy::tcp>(loop_);
+          std::error_code ec = chan_->pipe().accept_pending(*listener_);
+          if (!ec) ec = listener_->listen(backlog_ > 0 ? backlog_ : 511, [this](std::error_code aec) { notify(aec); });
+          if (ec) return notify(ec);
+          auto local = listener_->local_address(ec);
+          if (!ec) send_listening_ok(local);
+        } else {
+          send_listening_ok(*addr);
+        }
+        return;
+      }
+      case frame_type::connection:
+        ++ready_;
+        return notify({});
+      case frame_type::disconnect:
+        return disconnect();
+      default:
+        return disconnect();  // a frame only workers send: not our primary
+    }
+  }
+
+  void send_listening_ok(const socket_address& addr) {
+    std::vector<std::byte> p;
+    put_text(p, addr.to_string());
+    chan_->send(frame_type::listening_ok, p);
+  }
+
+  void notify(std::error_code ec) {
+    if (on_connection_) on_connection_(ec);
+  }
+
+  worker& api_;
+  eddy::loop& loop_;
+  int id_ = 0;
+  std::string secret_;
+  std::chrono::milliseconds interval_{1000};
+  std::size_t max_message_ = 16u << 20;
+  std::unique_ptr<channel> chan_;
+  bool connected_ = false;
+  bool disconnected_ = false;
+  eddy::timer heartbeat_;
+  std::uint64_t expected_ = 0;
+  std::uint64_t last_beat_ = 0;
+  loop_metrics last_metrics_;
+  completion_callback on_connection_;
+  socket_address listen_addr_;
+  int backlog_ = 511;
+  std::unique_ptr<eddy::tcp> listener_;  // shared
+  unsigned ready_ = 0;                   // round_robin: connections announced, not taken
+};
+
+}  // namespace detail
+
+// ================================================================ the public classes
+
+primary::primary(eddy::loop& loop, options opts) : impl_(std::make_unique<detail::primary_impl>(*this, loop, std::move(opts))) {}
+primary::~primary() = default;
+std::error_code primary::start() { return impl_->start(); }
+void primary::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
+std::error_code primary::send(int id, std::span<const std::byte> bytes) { return impl_->send(id, bytes); }
+std::vector<int> primary::workers() const { return impl_->ids(); }
+int primary::pid(int id) const { return impl_->pid(id); }
+std::optional<health_report> primary::health(int id) const { return impl_->health(id); }
+scheduling primary::policy() const noexcept { return impl_->policy(); }
+
+worker::worker(eddy::loop& loop) : impl_(std::make_unique<detail::worker_impl>(*this, loop)) {}
+worker::~worker() = default;
+std::error_code worker::start() { return impl_->start(); }
+int worker::id() const noexcept { return impl_->id(); }
+std::error_code worker::listen(const socket_address& address, int backlog, completion_callback on_connection) {
+  return impl_->listen(address, backlog, std::move(on_connection));
+}
+std::error_code worker::accept(tcp& client) { return impl_->accept(client); }
+std::error_code worker::send(std::span<const std::byte> bytes) { return impl_->send(bytes); }
+void worker::disconnect() { impl_->disconnect(); }
+
+bool is_worker() { return os::getenv(env_id).has_value(); }
+
+int run(int argc, char** argv, options opts, std::function<void(primary&)> primary_main,
+        std::function<void(worker&)> worker_main) {
+  std::error_code ec;
+  auto loop = loop::create(loop_options{}, ec);
+  if (!loop) {
+    std::fprintf(stderr, "eddy cluster: cannot create a loop: %s\n", ec.message().c_str());
+    return 1;
+  }
+  if (is_worker()) {
+    worker w(*loop);
+    if ((ec = w.start())) {
+      std::fprintf(stderr, "eddy cluster worker: %s\n", ec.message().c_str());
+      return 1;
+    }
+    if (worker_main) worker_main(w);
+    loop->run();
+    return 0;
+  }
+  if (opts.args.empty() && argc > 0) opts.args.assign(argv, argv + argc);
+  primary p(*loop, std::move(opts));
+  if (primary_main) primary_main(p);
+  if ((ec = p.start())) {
+    std::fprintf(stderr, "eddy cluster: cannot start: %s\n", ec.message().c_str());
+    return 1;
+  }
+  loop->run();
+  return 0;
+}
+
+}  // namespace eddy::cluster
