@@ -6,6 +6,7 @@
 //   work N                   N empty queue_work jobs queued at once, until all completed
 //   async N                  N wakeups: another thread sends, the callback answers, repeat
 //   dns N INFLIGHT           N lookups of "localhost", INFLIGHT at a time
+//   spawn N INFLIGHT         N children of /bin/true (stdio ignored), INFLIGHT at a time, each reaped
 //   echo-server              echoes every connection (for pingpong); prints "listening on PORT"
 //   pingpong PORT SECONDS    64-byte round trips against echo-server for SECONDS
 //   pump-server              reads one connection to its end, reports GB/s; prints "listening on PORT"
@@ -119,6 +120,30 @@ int dns(eddy::loop& l, int n, int inflight) {
   auto t1 = eddy::loop::hrtime();
   if (done != n) return 1;
   report("lookups/s", n / (ms_between(t0, t1) / 1e3), ms_between(t0, t1), l);
+  return 0;
+}
+
+int spawn(eddy::loop& l, int n, int inflight) {
+  eddy::process_options o;
+  o.file = "/bin/true";
+  int started = 0, exited = 0;
+  std::function<void()> next = [&] {
+    ++started;
+    auto p = std::make_shared<eddy::process>(l);
+    auto ec = p->spawn(o, [&, p](std::int64_t status, int sig) {
+      if (status != 0 || sig != 0) fail("/bin/true", std::make_error_code(std::errc::io_error));
+      ++exited;
+      p->close([p] {});  // the close callback keeps p alive until the handle is done
+      if (started < n) next();
+    });
+    if (ec) fail("spawn /bin/true", ec);
+  };
+  auto t0 = eddy::loop::hrtime();
+  for (int i = 0; i < inflight && i < n; ++i) next();
+  l.run();
+  auto t1 = eddy::loop::hrtime();
+  if (exited != n) return 1;
+  report("spawns/s", n / (ms_between(t0, t1) / 1e3), ms_between(t0, t1), l);
   return 0;
 }
 
@@ -263,6 +288,7 @@ int main(int argc, char** argv) {
     if (mode == "work") return work(l, static_cast<int>(arg(2)));
     if (mode == "async") return async_wakeups(l, static_cast<int>(arg(2)));
     if (mode == "dns") return dns(l, static_cast<int>(arg(2)), static_cast<int>(arg(3)));
+    if (mode == "spawn") return spawn(l, static_cast<int>(arg(2)), static_cast<int>(arg(3)));
     if (mode == "echo-server") return echo_server(l);
     if (mode == "pingpong") return pingpong(l, static_cast<int>(arg(2)), arg(3));
     if (mode == "pump-server") return pump_server(l);

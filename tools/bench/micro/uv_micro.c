@@ -131,6 +131,40 @@ static int dns(int n, int inflight) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ spawn */
+static int spawn_n, spawn_started, spawn_exited;
+static void spawn_next(void);
+static void on_child_closed(uv_handle_t* h) { free(h); }
+static void on_child_exit(uv_process_t* p, int64_t status, int sig) {
+  if (status != 0 || sig != 0) fail("/bin/true", UV_EIO);
+  ++spawn_exited;
+  uv_close((uv_handle_t*)p, on_child_closed);
+  if (spawn_started < spawn_n) spawn_next();
+}
+static void spawn_next(void) {
+  static char* args[] = {"/bin/true", NULL};
+  uv_process_options_t o;
+  memset(&o, 0, sizeof o);
+  o.file = args[0];
+  o.args = args;
+  o.exit_cb = on_child_exit; /* no stdio entries: the child's 0..2 are /dev/null, as eddy's ignore */
+  ++spawn_started;
+  uv_process_t* p = malloc(sizeof *p);
+  int r = uv_spawn(loop, p, &o);
+  if (r) fail("spawn /bin/true", r);
+}
+
+static int spawn(int n, int inflight) {
+  spawn_n = n;
+  uint64_t t0 = uv_hrtime();
+  for (int i = 0; i < inflight && i < n; ++i) spawn_next();
+  uv_run(loop, UV_RUN_DEFAULT);
+  uint64_t t1 = uv_hrtime();
+  if (spawn_exited != n) return 1;
+  report("spawns/s", n / (ms_between(t0, t1) / 1e3), ms_between(t0, t1));
+  return 0;
+}
+
 /* ------------------------------------------------------------------ tcp */
 static uv_tcp_t listener;
 static char read_buffer[65536];
@@ -304,6 +338,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "work") == 0) return work((int)a2);
   if (strcmp(mode, "async") == 0) return async_wakeups((int)a2);
   if (strcmp(mode, "dns") == 0) return dns((int)a2, (int)a3);
+  if (strcmp(mode, "spawn") == 0) return spawn((int)a2, (int)a3);
   if (strcmp(mode, "echo-server") == 0) {
     listen_any(on_echo_connection);
     return uv_run(loop, UV_RUN_DEFAULT);
