@@ -13,6 +13,8 @@ packages=(
   g++-mingw-w64-x86-64-posix
   wine wine64
   nodejs
+  # the benchmark harness (tools/bench/run) and its peers
+  python3 wrk libboost-dev strace
 )
 if [[ "${EDDY_SETUP_SKIP_WINE:-0}" == 1 ]]; then
   # Drop exactly these two (a ${packages[@]/wine/} substitution would leave "64" behind).

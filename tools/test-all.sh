@@ -4,6 +4,10 @@
 #   - Linux, ThreadSanitizer
 #   - Linux, shared library, plus an install check (find_package and pkg-config)
 #   - Windows (mingw-w64 cross build) with the tests under Wine (iocp port)
+#   - bench-quick: tools/bench/run --quick, eddy against its peers (about 3 minutes plus the
+#     build); its Markdown table goes into the log. It fails only when a workload errors (a
+#     server that does not start, wrk errors, wrong response bytes), never on a timing.
+#     EDDY_SKIP_BENCH=1 leaves it out.
 # Usage: tools/test-all.sh [preset ...]   (default: all of the above)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,30 +19,42 @@ bash "$here/setup.sh"
 presets=("$@")
 if ((${#presets[@]} == 0)); then
   presets=(linux-debug-asan linux-tsan linux-shared mingw-wine)
+  [[ "${EDDY_SKIP_BENCH:-0}" == 1 ]] || presets+=(bench-quick)
 fi
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 summary=()
 status=0
+# Each step ends the preset with a failure: run_preset runs inside `if !`, where bash ignores
+# set -e, so every command that can fail says `|| return 1`.
 run_preset() {
   local p="$1" start end
   start=$(date +%s)
+  if [[ "$p" == bench-quick ]]; then
+    echo "=== $p: tools/bench/run --quick"
+    python3 "$here/bench/run" --quick --jobs "$jobs" || return 1
+    end=$(date +%s)
+    summary+=("$p: passed in $((end - start)) s")
+    return 0
+  fi
   echo "=== $p: configure and build"
-  cmake --preset "$p" >/dev/null
-  cmake --build --preset "$p" -j "$jobs"
+  cmake --preset "$p" >/dev/null || return 1
+  cmake --build --preset "$p" -j "$jobs" || return 1
   echo "=== $p: test"
   if [[ "$p" == mingw-wine ]]; then
-    "$here/wine-env.sh" start
+    "$here/wine-env.sh" start || return 1
     trap '"$here/wine-env.sh" stop' EXIT
-    ctest --preset "$p" </dev/null
+    local rc=0
+    ctest --preset "$p" </dev/null || rc=1
     "$here/wine-env.sh" stop
     trap - EXIT
+    ((rc == 0)) || return 1
   else
-    ctest --preset "$p" -j "$jobs"
+    ctest --preset "$p" -j "$jobs" || return 1
   fi
   if [[ "$p" == linux-shared ]]; then
     echo "=== $p: install check"
-    bash "$here/check-install.sh"
+    bash "$here/check-install.sh" || return 1
   fi
   end=$(date +%s)
   summary+=("$p: passed in $((end - start)) s")
