@@ -13,27 +13,11 @@
 #include "helper_path.hpp"
 #include "port_fixture.hpp"
 
-#if defined(_WIN32)
-#include <process.h>
-#define EDDY_TEST_GETPID _getpid
-#else
-#include <unistd.h>
-#define EDDY_TEST_GETPID getpid
-#endif
-
 namespace {
 
 using eddy_test::PortTest;
 
-std::string unique_ipc_name() {
-  static std::atomic<int> n{0};
-  std::string base = "eddy-ipc-" + std::to_string(EDDY_TEST_GETPID()) + "-" + std::to_string(n++);
-#if defined(_WIN32)
-  return "\\\\.\\pipe\\" + base;
-#else
-  return "/tmp/" + base + ".sock";
-#endif
-}
+std::string unique_ipc_name() { return eddy_test::unique_pipe_name("ipc"); }
 
 std::string text(std::span<const std::byte> d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
 

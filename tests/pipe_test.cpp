@@ -8,7 +8,6 @@
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
-#include <process.h>
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -16,27 +15,16 @@
 #define NOMINMAX
 #endif
 #include <windows.h>
-#define EDDY_TEST_GETPID _getpid
 #else
 #include <sys/stat.h>
 #include <unistd.h>
-#define EDDY_TEST_GETPID getpid
 #endif
 
 namespace {
 
 using eddy_test::PortTest;
 
-// A name nobody else uses: per process and per call.
-std::string unique_pipe_name() {
-  static std::atomic<int> n{0};
-  std::string base = "eddy-test-" + std::to_string(EDDY_TEST_GETPID()) + "-" + std::to_string(n++);
-#if defined(_WIN32)
-  return "\\\\.\\pipe\\" + base;
-#else
-  return "/tmp/" + base + ".sock";
-#endif
-}
+using eddy_test::unique_pipe_name;
 
 std::string text(std::span<const std::byte> d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
 
@@ -201,7 +189,7 @@ TEST_P(PipeTest, BindingANameInUseFails) {
 TEST_P(PipeTest, AnOverlappedFileIsAStream) {
   wchar_t dir[MAX_PATH + 1];
   ASSERT_NE(::GetTempPathW(MAX_PATH, dir), 0u);
-  const std::wstring path = std::wstring(dir) + L"eddy-stream-" + std::to_wstring(EDDY_TEST_GETPID()) + L".bin";
+  const std::wstring path = std::wstring(dir) + L"eddy-stream-" + std::to_wstring(eddy::os::pid()) + L".bin";
   std::string data(200000, '\0');
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
 

@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eddy/eddy.hpp"
@@ -52,6 +54,14 @@ class PortTest : public ::testing::TestWithParam<eddy::backend_kind> {
 
   std::unique_ptr<eddy::loop> loop_;
 };
+
+// A local pipe name nobody else uses, per process and per call: a path under /tmp on Linux,
+// \\.\pipe\NAME on Windows.
+inline std::string unique_pipe_name(std::string_view what = "test") {
+  static std::atomic<int> n{0};
+  const std::string base = "eddy-" + std::string(what) + "-" + std::to_string(eddy::os::pid()) + "-" + std::to_string(n++);
+  return eddy::backend_compiled(eddy::backend_kind::iocp) ? "\\\\.\\pipe\\" + base : "/tmp/" + base + ".sock";
+}
 
 // Every PortTest-derived suite is instantiated once per compiled port.
 #define EDDY_INSTANTIATE_PORTS(suite) \
