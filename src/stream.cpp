@@ -91,7 +91,7 @@ io_vec stream_impl::acquire_read_buffer(operation* op) {
   if (s.alloc_) {
     s.loop_.invoke([&] { buf = s.alloc_(own_buffer_size); });
   } else {
-    if (!s.own_buffer_) s.own_buffer_ = std::make_unique<std::byte[]>(own_buffer_size);
+    if (!s.own_buffer_) s.own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
     buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
   }
   s.read_buf_ = {buf.data(), buf.size()};
@@ -150,7 +150,7 @@ void stream_impl::on_unread_complete(operation* op) {
     if (s.alloc_) {
       s.loop_.invoke([&] { buf = s.alloc_(s.unread_.size()); });
     } else {
-      if (!s.own_buffer_) s.own_buffer_ = std::make_unique<std::byte[]>(own_buffer_size);
+      if (!s.own_buffer_) s.own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
       buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
     }
     const std::size_t n = std::min(buf.size(), s.unread_.size());

@@ -98,7 +98,7 @@ class udp_impl final : public io_handle {
     if (u.alloc_) {
       u.loop_.invoke([&] { b = u.alloc_(own_buffer_size); });
     } else {
-      if (!u.own_) u.own_ = std::make_unique<std::byte[]>(own_buffer_size);
+      if (!u.own_) u.own_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
       b = mutable_buffer(u.own_.get(), own_buffer_size);
     }
     u.buf_ = {b.data(), b.size()};
