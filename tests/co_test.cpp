@@ -47,7 +47,16 @@ class CoTest : public PortTest {
         value = std::move(v);
       });
     }
+    // A guard, as in the process tests: a test that would hang fails instead.
+    eddy::timer guard(loop());
+    bool expired = false;
+    guard.start(30s, [&] {
+      expired = true;
+      loop().walk([](eddy::handle& h) { h.close(); });
+    });
+    guard.unref();
     loop().run();
+    EXPECT_FALSE(expired) << "the loop did not finish in time";
     EXPECT_TRUE(finished);
     if (error) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<T>) return std::move(*value);
