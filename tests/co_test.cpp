@@ -423,7 +423,8 @@ TEST_P(CoTest, CancellationResumesWithOperationCanceled) {
   auto [ec, none] = run(co::when_all(outcome(), canceller()));
   EXPECT_EQ(ec, errc::operation_canceled);
   EXPECT_TRUE(source.token().cancelled());
-  // An already cancelled token cancels at once.
+  // A default token never cancels; an already cancelled one cancels at once.
+  EXPECT_EQ(run(co::with_cancellation(co::cancellation_token{}, answer())), 42);
   EXPECT_EQ(run_error(co::with_cancellation(source.token(), slow())), errc::operation_canceled);
 }
 

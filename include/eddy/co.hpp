@@ -249,6 +249,8 @@ inline detail::signal_op<false> signal(eddy::loop& loop, int signum, nothrow_t) 
 // Runs fn() on a pool thread; resumes on the loop thread with its return value (which must
 // be default-constructible and movable), or rethrows what fn threw. errc::operation_canceled
 // if the pool cancelled it; a pool that failed to start gives errc::invalid_argument.
+// fn is moved to the pool job. If the task is destroyed while fn runs, fn still runs to its
+// end (its result is dropped): what fn captures by reference must outlive that.
 template <bool Throw = true, class F>
 auto queue_work_impl(eddy::loop& loop, F fn, work_kind kind) {
   using R = std::invoke_result_t<F&>;
@@ -773,8 +775,9 @@ struct cancellation_token::wait_op {
       }
     }
   }
-  bool await_ready() const noexcept { return source == nullptr || source->cancelled_; }
+  bool await_ready() const noexcept { return source != nullptr && source->cancelled_; }
   void await_suspend(std::coroutine_handle<> handle) {
+    if (source == nullptr) return;  // a default token is never cancelled
     h = handle;
     source->waiters_.push_back(h);
   }
