@@ -3,22 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace hello {
 namespace {
 
-constexpr std::string_view ok_response =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nHello World\n";
-constexpr std::string_view ok_response_close =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nHello World\n";
-constexpr std::string_view ok_response_keep_alive_10 =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\nHello "
-    "World\n";
-constexpr std::string_view bad_request_response =
-    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-constexpr std::string_view not_implemented_response =
-    "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 bool is_token_char(char c) {
   if (std::isalnum(static_cast<unsigned char>(c)) != 0) return true;
@@ -205,6 +197,42 @@ void server::on_connection(std::error_code ec) {
       c->sock.shutdown([this, c](std::error_code) { drop(c); });
     }
   });
+}
+
+std::optional<command_line> parse_command_line(int argc, char** argv, const char* name) {
+  const auto usage = [&]() -> std::optional<command_line> {
+    std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp]\n", name);
+    return std::nullopt;
+  };
+  std::string host = "127.0.0.1";
+  long port = 8080;
+  command_line out;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (value == nullptr) return usage();
+    if (arg == "--host") {
+      host = value;
+    } else if (arg == "--port") {
+      char* end = nullptr;
+      port = std::strtol(value, &end, 10);
+      if (end == value || *end != '\0' || port < 0 || port > 65535) return usage();
+    } else if (arg == "--backend") {
+      auto kind = eddy::parse_backend(std::strcmp(value, "auto") == 0 ? "automatic" : value);
+      if (!kind) return usage();
+      out.options.backend = *kind;
+    } else {
+      return usage();
+    }
+    ++i;
+  }
+  auto addr = eddy::socket_address::parse(host, static_cast<std::uint16_t>(port));
+  if (!addr) {
+    std::fprintf(stderr, "%s: %s is not an IPv4 or IPv6 address\n", name, host.c_str());
+    return std::nullopt;
+  }
+  out.address = *addr;
+  return out;
 }
 
 }  // namespace hello

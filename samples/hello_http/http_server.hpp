@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -19,6 +20,28 @@
 namespace hello {
 
 inline constexpr std::size_t max_header_bytes = 64 * 1024;
+
+// The answers (the same bytes in every server of the benchmarks).
+inline constexpr std::string_view ok_response =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nHello World\n";
+inline constexpr std::string_view ok_response_close =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nHello World\n";
+inline constexpr std::string_view ok_response_keep_alive_10 =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\nHello "
+    "World\n";
+inline constexpr std::string_view bad_request_response =
+    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+inline constexpr std::string_view not_implemented_response =
+    "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+// The samples' command line: [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp].
+struct command_line {
+  eddy::socket_address address;  // 127.0.0.1:8080 unless given
+  eddy::loop_options options;
+};
+// Parses argv; on a bad argument prints the usage (or the problem) as `name` and returns
+// std::nullopt.
+std::optional<command_line> parse_command_line(int argc, char** argv, const char* name);
 
 // What the parser found at the front of a buffer.
 struct parse_result {

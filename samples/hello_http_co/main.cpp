@@ -24,17 +24,11 @@ namespace co = eddy::co;
 
 namespace {
 
-constexpr std::string_view ok_response =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nHello World\n";
-constexpr std::string_view ok_response_close =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nHello World\n";
-constexpr std::string_view ok_response_keep_alive_10 =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\nHello "
-    "World\n";
-constexpr std::string_view bad_request_response =
-    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-constexpr std::string_view not_implemented_response =
-    "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+using hello::bad_request_response;
+using hello::not_implemented_response;
+using hello::ok_response;
+using hello::ok_response_close;
+using hello::ok_response_keep_alive_10;
 
 std::uint64_t requests = 0;
 
@@ -98,41 +92,13 @@ eddy::task<> accept_loop(eddy::loop& loop, co::acceptor& acceptor, co::cancellat
   }
 }
 
-int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp]\n", argv0);
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1";
-  long port = 8080;
-  eddy::loop_options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    if (value == nullptr) return usage(argv[0]);
-    if (arg == "--host") {
-      host = value;
-    } else if (arg == "--port") {
-      char* end = nullptr;
-      port = std::strtol(value, &end, 10);
-      if (end == value || *end != '\0' || port < 0 || port > 65535) return usage(argv[0]);
-    } else if (arg == "--backend") {
-      auto kind = eddy::parse_backend(std::strcmp(value, "auto") == 0 ? "automatic" : value);
-      if (!kind) return usage(argv[0]);
-      options.backend = *kind;
-    } else {
-      return usage(argv[0]);
-    }
-    ++i;
-  }
-  auto addr = eddy::socket_address::parse(host, static_cast<std::uint16_t>(port));
-  if (!addr) {
-    std::fprintf(stderr, "hello_http_co: %s is not an IPv4 or IPv6 address\n", host.c_str());
-    return 2;
-  }
+  const auto cli = hello::parse_command_line(argc, argv, "hello_http_co");
+  if (!cli) return 2;
+  const eddy::loop_options& options = cli->options;
+  const eddy::socket_address* addr = &cli->address;
 
   try {
     eddy::loop loop(options);
