@@ -690,13 +690,7 @@ TEST_P(FsTest, TenThousandConcurrentReads) {
 
 TEST_P(FsTest, CancelAQueuedRequest) {
   // Occupy every pool thread so the next request stays queued.
-  const std::size_t threads = [] {
-    std::error_code ec;
-    auto probe_loop = eddy::loop::create({}, ec);
-    eddy::queue_work(*probe_loop, [] {}, [](std::error_code) {});
-    probe_loop->run();
-    return eddy::threadpool_stats().threads;
-  }();
+  const std::size_t threads = eddy_test::pool_threads();
   std::mutex m;
   std::condition_variable cv;
   bool release = false;
@@ -848,13 +842,7 @@ TEST_P(FsTest, NativeFileOperationsDoNotNeedThePool) {
       GTEST_SKIP() << eddy::to_string(GetParam()) << " runs file operations on the thread pool";
     }
   }
-  const std::size_t threads = [] {
-    std::error_code ec;
-    auto probe_loop = eddy::loop::create({}, ec);
-    eddy::queue_work(*probe_loop, [] {}, [](std::error_code) {});
-    probe_loop->run();
-    return eddy::threadpool_stats().threads;
-  }();
+  const std::size_t threads = eddy_test::pool_threads();
   std::mutex m;
   std::condition_variable cv;
   bool release = false;

@@ -55,6 +55,16 @@ class PortTest : public ::testing::TestWithParam<eddy::backend_kind> {
   std::unique_ptr<eddy::loop> loop_;
 };
 
+// How many threads the process's pool has (starting it, on a loop of its own, if it has not
+// started yet): tests that occupy every thread to keep a request queued need the number.
+inline std::size_t pool_threads() {
+  std::error_code ec;
+  auto probe_loop = eddy::loop::create({}, ec);
+  eddy::queue_work(*probe_loop, [] {}, [](std::error_code) {});
+  probe_loop->run();
+  return eddy::threadpool_stats().threads;
+}
+
 // A local pipe name nobody else uses, per process and per call: a path under /tmp on Linux,
 // \\.\pipe\NAME on Windows.
 inline std::string unique_pipe_name(std::string_view what = "test") {

@@ -12,13 +12,7 @@
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <windows.h>
+#include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
 #include <shellapi.h>
 #else
 #include <unistd.h>

@@ -9,14 +9,7 @@
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <winsock2.h>
-#include <ws2tcpip.h>
+#include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
 #else
 #include <netinet/in.h>
 #include <sys/socket.h>
