@@ -9,6 +9,7 @@
 
 #if defined(_WIN32)
 #include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
+#include "wine.hpp"
 #else
 #include <sys/stat.h>
 #include <unistd.h>
@@ -153,17 +154,10 @@ TEST_P(PipeTest, ConnectingToNothingFails) {
   EXPECT_TRUE(result == eddy::errc::no_such_file || result == eddy::errc::connection_refused) << result.message();
 }
 
-#if defined(_WIN32)
-// Wine (checked with 8.0) ignores FILE_FLAG_FIRST_PIPE_INSTANCE: a second CreateNamedPipeW
-// with it succeeds, so a second listener can claim a name in use. Windows refuses it.
-bool running_under_wine() {
-  HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
-  return ntdll != nullptr && ::GetProcAddress(ntdll, "wine_get_version") != nullptr;
-}
-#endif
-
 TEST_P(PipeTest, BindingANameInUseFails) {
 #if defined(_WIN32)
+  // Wine (checked with 8.0) ignores FILE_FLAG_FIRST_PIPE_INSTANCE: a second CreateNamedPipeW
+  // with it succeeds, so a second listener can claim a name in use. Windows refuses it.
   if (running_under_wine()) GTEST_SKIP() << "Wine ignores FILE_FLAG_FIRST_PIPE_INSTANCE";
 #endif
   const auto name = unique_pipe_name();
