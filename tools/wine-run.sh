@@ -14,4 +14,9 @@ for d in /usr/lib/gcc/x86_64-w64-mingw32/*-posix /usr/x86_64-w64-mingw32/lib; do
   [[ -d "$d" ]] && eddy_mingw_dll_path+="Z:${d//\//\\};"
 done
 export WINEPATH="${eddy_mingw_dll_path}${WINEPATH:-}"
-exec wine "$@"
+# Without address randomisation: wine64 is loaded at a fixed 0x7d000000 and the kernel puts
+# its brk heap at a random place up to 1 GiB above; about once in 3000 starts the heap lands
+# on the range Wine needs near 0x7ffe0000 and the process dies at start ("failed to map the
+# shared user data", exit 1, silent with WINEDEBUG=-all). Children created by CreateProcess
+# inherit the setting.
+exec setarch "$(uname -m)" --addr-no-randomize wine "$@"
