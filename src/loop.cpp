@@ -99,10 +99,11 @@ void loop_impl::timer_stop(timer_impl& t) noexcept {
   t.set_active(false);
 }
 
-void loop_impl::run_timers() {
+bool loop_impl::run_timers() {
   // Timers started while this phase runs (even with a zero timeout) wait for the next
   // iteration, as in Node; everything due that was started before runs in deadline order.
   const std::uint64_t phase_seq = timer_seq_;
+  bool ran = false;
   while (timer_impl* t = timers_.top()) {
     if (t->deadline > time_ns_ || t->seq >= phase_seq) break;
     timers_.erase(t);
@@ -111,8 +112,10 @@ void loop_impl::run_timers() {
     } else {
       t->set_active(false);
     }
+    ran = true;
     invoke_slot(t->cb);
   }
+  return ran;
 }
 
 // ---------------------------------------------------------------- operations
@@ -370,13 +373,17 @@ bool loop_impl::run(run_mode mode) {
   while (r && !stop_flag_) {
     ++metrics_.iterations;
     update_time();
-    run_timers();
-    bool ran_pending = run_pending();
+    const bool ran_timers = run_timers();
+    const bool ran_pending = run_pending();
     run_watchers(idle_);
     run_watchers(prepare_);
 
+    // run(once) blocks only when nothing has run yet: a timer that fired above is progress,
+    // and waiting for the next one could take as long as its timeout.
     std::int64_t timeout = 0;
-    if ((mode == run_mode::once && !ran_pending) || mode == run_mode::default_mode) timeout = poll_timeout();
+    if ((mode == run_mode::once && !ran_pending && !ran_timers) || mode == run_mode::default_mode) {
+      timeout = poll_timeout();
+    }
     poll(timeout);
     update_time();
 

@@ -248,7 +248,7 @@ class loop_impl {
   loop_metrics metrics_;
 
  private:
-  void run_timers();
+  bool run_timers();  // true when a callback ran
   bool run_pending();
   void run_watchers(intrusive_list<handle_base, phase_tag>& list);
   void run_immediates();

@@ -56,6 +56,20 @@ TEST_P(LoopTest, RunOnceBlocksForTheNextTimerAndReportsWhatIsLeft) {
   loop().run();
 }
 
+TEST_P(LoopTest, RunOnceDoesNotWaitForTheNextTimerAfterOneFired) {
+  eddy::timer a(loop()), b(loop());
+  int fired_a = 0;
+  int fired_b = 0;
+  a.start(0ms, [&] { ++fired_a; });   // due at once: runs in the timers phase
+  b.start(10s, [&] { ++fired_b; });  // would be what poll waits for
+  EXPECT_TRUE(loop().run(eddy::run_mode::once));
+  EXPECT_EQ(fired_a, 1);
+  EXPECT_EQ(fired_b, 0) << "run(once) blocked in poll after a timer had already run";
+  a.close();
+  b.close();
+  loop().run();
+}
+
 TEST_P(LoopTest, StopMidRunReturnsAndTheLoopCanRunAgain) {
   eddy::timer t(loop());
   int ticks = 0;
