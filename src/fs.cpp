@@ -8,6 +8,8 @@
 #include <memory>
 #include <tuple>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
@@ -79,17 +81,22 @@ request run(eddy::loop& loop, const char* call, std::string_view path, std::stri
 
 using none = std::tuple<>;
 
-// One request the port runs itself: the operation and what its parameters point to. It
-// keeps itself alive (self) until the port has delivered the operation.
+// One request the port runs itself: the operation and what its parameters point to, and the
+// caller's callback. It keeps itself alive (self) until the port has delivered the operation.
+// One allocation per request: the callback lives in the job (finish, a plain function,
+// knows which one it is) and up to four buffers in inline_vecs.
 struct native_job final : detail_::request_state {
-  using done_fn = std::function<void(const error&, native_job&)>;
+  using callback = std::variant<done_callback, open_callback, size_callback, stat_callback>;
+  using finish_fn = void (*)(const error&, native_job&);
   eddy::detail::operation op;
   const char* call = "";
   std::string path;
-  std::vector<io_vec> vecs;
+  io_vec inline_vecs[4];
+  std::vector<io_vec> more_vecs;
   stat_info st;
   alignas(8) std::byte scratch[256];  // the port's raw stat result
-  done_fn done;
+  callback cb;
+  finish_fn finish = nullptr;
   std::shared_ptr<native_job> self;
 };
 
@@ -106,18 +113,26 @@ std::shared_ptr<native_job> native_for(eddy::loop& loop, op_kind kind, const cha
   return j;
 }
 
-request submit(eddy::loop& loop, std::shared_ptr<native_job> j, native_job::done_fn done) {
-  j->done = std::move(done);
+// Submits j with its callback; finish calls it (on the loop thread) with the outcome.
+template <class Callback>
+request submit(eddy::loop& loop, std::shared_ptr<native_job> j, Callback cb, native_job::finish_fn finish) {
+  j->cb = std::move(cb);
+  j->finish = finish;
   j->op.owner = j.get();
   j->op.complete = [](eddy::detail::operation* op) {
     auto* job = static_cast<native_job*>(op->owner);
     const std::shared_ptr<native_job> keep = std::move(job->self);
     const error err = op->error ? error(op->error, job->call, job->path) : error{};
-    op->loop->invoke([&] { job->done(err, *job); });
+    op->loop->invoke([&] { job->finish(err, *job); });
   };
   j->self = j;
   loop.impl().submit(j->op);
   return request(std::move(j));
+}
+
+void finish_done(const error& err, native_job& j) { std::get<done_callback>(j.cb)(err); }
+void finish_size(const error& err, native_job& j) {
+  std::get<size_callback>(j.cb)(err, err ? 0 : static_cast<std::size_t>(j.op.result));
 }
 
 // The scatter/gather list of a native read or write (the ring takes at most IOV_MAX).
@@ -127,10 +142,15 @@ std::shared_ptr<native_job> native_rw(eddy::loop& loop, op_kind kind, const char
   if (bufs.size() > 1024) return nullptr;
   auto j = native_for(loop, kind, call);
   if (!j) return nullptr;
-  j->vecs = to_vecs(bufs);
+  io_vec* v = j->inline_vecs;
+  if (bufs.size() > std::size(j->inline_vecs)) {
+    j->more_vecs.resize(bufs.size());
+    v = j->more_vecs.data();
+  }
+  for (std::size_t i = 0; i < bufs.size(); ++i) v[i] = {const_cast<std::byte*>(bufs[i].data()), bufs[i].size()};
   j->op.file = native(f);
-  j->op.bufs = j->vecs.data();
-  j->op.nbufs = static_cast<std::uint32_t>(j->vecs.size());
+  j->op.bufs = v;
+  j->op.nbufs = static_cast<std::uint32_t>(bufs.size());
   j->op.offset = offset < 0 ? -1 : offset;
   return j;
 }
@@ -138,13 +158,14 @@ std::shared_ptr<native_job> native_rw(eddy::loop& loop, op_kind kind, const char
 request native_stat(eddy::loop& loop, std::shared_ptr<native_job> j, stat_callback cb) {
   j->op.out = &j->st;
   j->op.buf = {j->scratch, sizeof j->scratch};
-  return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) { cb(err, job.st); });
+  return submit(loop, std::move(j), std::move(cb),
+                [](const error& err, native_job& job) { std::get<stat_callback>(job.cb)(err, job.st); });
 }
 
 request native_sync(eddy::loop& loop, std::shared_ptr<native_job> j, file f, bool data_only, done_callback cb) {
   j->op.file = native(f);
   j->op.flags = data_only ? eddy::detail::sync_data_only : 0;
-  return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job&) { cb(err); });
+  return submit(loop, std::move(j), std::move(cb), finish_done);
 }
 
 }  // namespace
@@ -385,8 +406,8 @@ request open(eddy::loop& loop, std::string_view path, open_flags flags, int mode
   if (auto j = path.empty() ? nullptr : native_for(loop, op_kind::file_open, "open", path)) {
     j->op.flags = static_cast<std::uint32_t>(flags);
     j->op.mode = static_cast<std::uint32_t>(mode);
-    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
-      cb(err, err ? file::invalid : static_cast<file>(job.op.result));
+    return submit(loop, std::move(j), std::move(cb), [](const error& err, native_job& job) {
+      std::get<open_callback>(job.cb)(err, err ? file::invalid : static_cast<file>(job.op.result));
     });
   }
   return run<std::tuple<file>>(
@@ -397,16 +418,14 @@ request open(eddy::loop& loop, std::string_view path, open_flags flags, int mode
 request close(eddy::loop& loop, file f, done_callback cb) {
   if (auto j = native_for(loop, op_kind::file_close, "close")) {
     j->op.file = native(f);
-    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job&) { cb(err); });
+    return submit(loop, std::move(j), std::move(cb), finish_done);
   }
   return run<none>(loop, "close", {}, {}, [f](auto&) { return close(f); }, std::move(cb));
 }
 
 request read(eddy::loop& loop, file f, std::span<const mutable_buffer> bufs, std::int64_t offset, size_callback cb) {
   if (auto j = native_rw(loop, op_kind::file_read, "read", f, bufs, offset)) {
-    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
-      cb(err, err ? 0 : static_cast<std::size_t>(job.op.result));
-    });
+    return submit(loop, std::move(j), std::move(cb), finish_size);
   }
   return run<std::tuple<std::size_t>>(
       loop, "read", {}, {},
@@ -418,9 +437,7 @@ request read(eddy::loop& loop, file f, std::span<const mutable_buffer> bufs, std
 
 request write(eddy::loop& loop, file f, std::span<const const_buffer> bufs, std::int64_t offset, size_callback cb) {
   if (auto j = native_rw(loop, op_kind::file_write, "write", f, bufs, offset)) {
-    return submit(loop, std::move(j), [cb = std::move(cb)](const error& err, native_job& job) {
-      cb(err, err ? 0 : static_cast<std::size_t>(job.op.result));
-    });
+    return submit(loop, std::move(j), std::move(cb), finish_size);
   }
   return run<std::tuple<std::size_t>>(
       loop, "write", {}, {},
