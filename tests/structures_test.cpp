@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "callback_queue.hpp"
@@ -67,6 +69,37 @@ TEST(TimerHeapTest, TopIsTheMinimum) {
   EXPECT_EQ(heap.top(), &b);
   heap.erase(&b);
   EXPECT_EQ(heap.top(), &c);
+}
+
+TEST(TimerHeapTest, RandomPushEraseAndPopAgreeWithASortedSet) {
+  // Mixed operations against a reference ordered set: every top is the set's minimum, and
+  // every index an entry records is where it is.
+  std::vector<entry> items(3000);
+  std::set<std::pair<std::uint64_t, std::uint64_t>> ref;  // (deadline, seq)
+  eddy::detail::timer_heap<entry> heap;
+  std::mt19937 rng(7);
+  std::uint64_t seq = 0;
+  for (int step = 0; step < 30000; ++step) {
+    entry& e = items[rng() % items.size()];
+    const unsigned op = rng() % 3;
+    if (op == 0 && !heap.contains(e)) {
+      e.deadline = rng() % 200;
+      e.seq = seq++;
+      heap.push(&e);
+      ref.emplace(e.deadline, e.seq);
+    } else if (op == 1 && heap.contains(e)) {
+      heap.erase(&e);
+      ref.erase({e.deadline, e.seq});
+    } else if (op == 2 && !heap.empty()) {
+      entry* top = heap.pop();
+      ASSERT_EQ(std::make_pair(top->deadline, top->seq), *ref.begin());
+      ref.erase(ref.begin());
+    }
+    ASSERT_EQ(heap.size(), ref.size());
+    if (!ref.empty()) {
+      ASSERT_EQ(std::make_pair(heap.top()->deadline, heap.top()->seq), *ref.begin());
+    }
+  }
 }
 
 TEST(RingQueueTest, FifoAcrossGrowth) {
