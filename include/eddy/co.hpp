@@ -179,11 +179,14 @@ void resume(cell<T>* c) {
   if (auto h = std::exchange(c->waiter, {})) h.resume();
 }
 // The end of a callback that holds the cell by a plain pointer (callbacks the callback API
-// always runs exactly once): resume, then let go of the callback's share.
+// always runs exactly once): lets go of the callback's share, then resumes the waiter (whose
+// share keeps the cell), so the resumed task's next operation can reuse the cell at once.
 template <class T>
 void complete(cell<T>* c) {
-  resume(c);
+  c->done = true;
+  auto h = std::exchange(c->waiter, {});
   release(c);
+  if (h) h.resume();
 }
 
 // The callback's share for callbacks that may be dropped without running (a process
