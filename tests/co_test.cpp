@@ -147,9 +147,13 @@ TEST_P(CoTest, SleepWaitsAtLeastItsDuration) {
     co_await co::sleep(loop(), 20ms);
     auto r = co_await co::sleep(loop(), 1ms, co::nothrow);
     EXPECT_TRUE(r);
+    eddy::timer kept(loop());  // sleeps on a timer of the caller's
+    co_await co::sleep(kept, 2ms);
+    co_await co::sleep(kept, 2ms, co::nothrow);
+    kept.close();
     co_return loop().now() - start;
   };
-  EXPECT_GE(run(t()), 21u);
+  EXPECT_GE(run(t()), 25u);
 }
 
 TEST_P(CoTest, YieldLetsOtherTasksRun) {
@@ -325,6 +329,9 @@ TEST_P(CoTest, DestroyingASuspendedTaskCancelsItsOperation) {
   eddy::tcp client(loop()), conn(loop());
   bool connected = false;
   ASSERT_FALSE(client.connect(server.socket().local_address(), [&](std::error_code ec) { connected = !ec; }));
+  eddy::udp u(loop());
+  ASSERT_FALSE(u.bind(eddy::socket_address::loopback_v4(0)));
+  eddy::timer kept(loop());
   static char read_buf[16];
   bool resumed = false;
   auto blocked = [&](int which) -> task<> {
@@ -336,6 +343,9 @@ TEST_P(CoTest, DestroyingASuspendedTaskCancelsItsOperation) {
       case 4: co_await co::signal(loop(), test_signal); break;
       case 5: co_await server.accept(conn); break;
       case 6: co_await co::read_file(loop(), "eddy_co_test_missing"); break;
+      case 7: co_await co::receive(u, std::as_writable_bytes(std::span(read_buf))); break;
+      case 8: co_await co::sleep(kept, 1h); break;
+      case 9: co_await co::timeout(loop(), 1h, co::read(conn, std::as_writable_bytes(std::span(read_buf)))); break;
     }
     resumed = true;
   };
@@ -345,12 +355,17 @@ TEST_P(CoTest, DestroyingASuspendedTaskCancelsItsOperation) {
   while (!connected || !first.done()) loop().run(eddy::run_mode::once);
   first.reset();
 
-  for (int which = 0; which < 7; ++which) {
+  for (int which = 0; which < 10; ++which) {
     auto t = blocked(which);
     t.handle().resume();  // started: now suspended in the operation
     EXPECT_FALSE(t.done());
     t.reset();
   }
+  EXPECT_FALSE(conn.is_reading());
+  EXPECT_FALSE(u.is_receiving());
+  EXPECT_FALSE(kept.is_active());
+  u.close();
+  kept.close();
   client.close();
   conn.close();
   server.socket().close();
