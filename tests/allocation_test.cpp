@@ -197,10 +197,12 @@ TEST_P(CoAllocationTest, QueueWork) {
     eddy::loop& loop;
     int left = 0;
     void next() {
-      eddy::queue_work(loop, [] {}, [this](std::error_code ec) {
-        EXPECT_FALSE(ec);
-        if (--left != 0) next();
-      });
+      eddy::queue_work(
+          loop, [] {},
+          [this](std::error_code ec) {
+            EXPECT_FALSE(ec);
+            if (--left != 0) next();
+          });
     }
   } st{loop()};
   auto callback_form = [&] {

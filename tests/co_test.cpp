@@ -171,13 +171,16 @@ TEST_P(CoTest, YieldLetsOtherTasksRun) {
 TEST_P(CoTest, QueueWorkResumesWithTheResultOrTheException) {
   auto t = [&]() -> task<int> {
     int v = co_await co::queue_work(loop(), [] { return 6 * 7; });
-    auto r = co_await co::queue_work(loop(), [] { return 1; }, co::nothrow);
+    auto r = co_await co::queue_work(
+        loop(), [] { return 1; }, co::nothrow);
     EXPECT_TRUE(r);
     co_await co::queue_work(loop(), [] {});
     co_return v + r.value;
   };
   EXPECT_EQ(run(t()), 43);
-  auto fails = [&]() -> task<int> { co_return co_await co::queue_work(loop(), []() -> int { throw std::logic_error("pool"); }); };
+  auto fails = [&]() -> task<int> {
+    co_return co_await co::queue_work(loop(), []() -> int { throw std::logic_error("pool"); });
+  };
   EXPECT_THROW(run(fails()), std::logic_error);
 }
 
@@ -336,16 +339,36 @@ TEST_P(CoTest, DestroyingASuspendedTaskCancelsItsOperation) {
   bool resumed = false;
   auto blocked = [&](int which) -> task<> {
     switch (which) {
-      case 0: co_await co::sleep(loop(), 1h); break;
-      case 1: co_await co::read(conn, std::as_writable_bytes(std::span(read_buf))); break;
-      case 2: co_await co::queue_work(loop(), [] {}); break;
-      case 3: co_await co::yield(loop()); break;
-      case 4: co_await co::signal(loop(), test_signal); break;
-      case 5: co_await server.accept(conn); break;
-      case 6: co_await co::read_file(loop(), "eddy_co_test_missing"); break;
-      case 7: co_await co::receive(u, std::as_writable_bytes(std::span(read_buf))); break;
-      case 8: co_await co::sleep(kept, 1h); break;
-      case 9: co_await co::timeout(loop(), 1h, co::read(conn, std::as_writable_bytes(std::span(read_buf)))); break;
+      case 0:
+        co_await co::sleep(loop(), 1h);
+        break;
+      case 1:
+        co_await co::read(conn, std::as_writable_bytes(std::span(read_buf)));
+        break;
+      case 2:
+        co_await co::queue_work(loop(), [] {});
+        break;
+      case 3:
+        co_await co::yield(loop());
+        break;
+      case 4:
+        co_await co::signal(loop(), test_signal);
+        break;
+      case 5:
+        co_await server.accept(conn);
+        break;
+      case 6:
+        co_await co::read_file(loop(), "eddy_co_test_missing");
+        break;
+      case 7:
+        co_await co::receive(u, std::as_writable_bytes(std::span(read_buf)));
+        break;
+      case 8:
+        co_await co::sleep(kept, 1h);
+        break;
+      case 9:
+        co_await co::timeout(loop(), 1h, co::read(conn, std::as_writable_bytes(std::span(read_buf))));
+        break;
     }
     resumed = true;
   };
@@ -457,7 +480,6 @@ TEST_P(CoTest, CancellationResumesWithOperationCanceled) {
   EXPECT_EQ(run(co::with_cancellation(co::cancellation_token{}, answer())), 42);
   EXPECT_EQ(run_error(co::with_cancellation(source.token(), slow())), errc::operation_canceled);
 }
-
 
 // ---- UDP
 
@@ -669,7 +691,8 @@ TEST_P(CoTest, FileRoundTripDirectoriesAndErrors) {
     co_await co::access(loop(), dir + "/sub/moved.txt", eddy::fs::access_mode::read);
     EXPECT_EQ(co_await co::read_file(loop(), dir + "/sub/moved.txt"), "hello, file");
     auto entries = co_await co::scandir(loop(), dir + "/sub");
-    EXPECT_TRUE(entries.size() == 1 && entries[0].name == "moved.txt" && entries[0].type == eddy::fs::file_type::regular);
+    EXPECT_TRUE(entries.size() == 1 && entries[0].name == "moved.txt" &&
+                entries[0].type == eddy::fs::file_type::regular);
     EXPECT_EQ((co_await co::lstat(loop(), dir + "/sub")).type, eddy::fs::file_type::directory);
     auto not_empty = co_await co::rmdir(loop(), dir + "/sub", co::nothrow);
     EXPECT_TRUE(not_empty.error == errc::directory_not_empty || not_empty.error == errc::file_exists)

@@ -462,9 +462,10 @@ struct host_service {
 
 // dns::reverse_lookup (getnameinfo on the pool). numeric: numbers only, no lookup.
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto reverse_lookup(eddy::loop& loop, const socket_address& address, bool numeric, Form...) {
-  return detail::make_op<host_service, detail::throws<Form...>>([&loop, address, numeric](detail::cell<host_service>* c) {
+  return detail::make_op<host_service, detail::throws<Form...>>([&loop, address,
+                                                                 numeric](detail::cell<host_service>* c) {
     return dns::reverse_lookup(loop, address, numeric, [c](std::error_code ec, std::string host, std::string service) {
       c->res.error = ec;
       c->res.value = {std::move(host), std::move(service)};
@@ -478,7 +479,7 @@ auto reverse_lookup(eddy::loop& loop, const socket_address& address, bool numeri
 // r must outlive the awaiter; destroying the awaiter leaves the query to finish unseen
 // (resolver::cancel() ends every query of r).
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto resolve(dns::resolver& r, std::string_view name, dns::record_type type, Form...) {
   using R = dns::records;
   return detail::make_op<R, detail::throws<Form...>>([&r, name, type](detail::cell<R>* c) {
@@ -492,7 +493,7 @@ auto resolve(dns::resolver& r, std::string_view name, dns::record_type type, For
 }
 // dns::resolve: one query with a resolver of its own on the system's servers.
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto resolve(eddy::loop& loop, std::string_view name, dns::record_type type, Form...) {
   using R = dns::records;
   return detail::make_op<R, detail::throws<Form...>>([&loop, name, type](detail::cell<R>* c) {
@@ -559,15 +560,17 @@ inline auto shutdown(stream& s, nothrow_t) { return shutdown<false>(s); }
 // Connects a fresh tcp to addr. Errors: errc::connection_refused, ...
 template <bool Throw = true>
 auto connect(tcp& socket, const socket_address& addr) {
-  return detail::void_op<Throw>([&socket, addr](completion_callback cb) { return socket.connect(addr, std::move(cb)); });
+  return detail::void_op<Throw>(
+      [&socket, addr](completion_callback cb) { return socket.connect(addr, std::move(cb)); });
 }
 inline auto connect(tcp& socket, const socket_address& addr, nothrow_t) { return connect<false>(socket, addr); }
 
 // Connects a fresh pipe to the pipe server called name (see pipe::connect).
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto connect(pipe& p, std::string_view name, Form...) {
-  return detail::void_op<detail::throws<Form...>>([&p, name](completion_callback cb) { return p.connect(name, std::move(cb)); });
+  return detail::void_op<detail::throws<Form...>>(
+      [&p, name](completion_callback cb) { return p.connect(name, std::move(cb)); });
 }
 
 // A listening socket (tcp or pipe) whose connections are awaited: co_await a.accept(client).
@@ -701,14 +704,16 @@ inline detail::recv_op<false> receive(udp& u, mutable_buffer buf, nothrow_t) { r
 // Sends one datagram made of bufs (the span is copied; the bytes are borrowed until the
 // send completes) to `to` (unspecified: the connected peer).
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto send(udp& u, std::span<const const_buffer> bufs, const socket_address& to, Form...) {
-  return detail::void_op<detail::throws<Form...>>([&u, bufs, to](completion_callback cb) { return u.send(bufs, to, std::move(cb)); });
+  return detail::void_op<detail::throws<Form...>>(
+      [&u, bufs, to](completion_callback cb) { return u.send(bufs, to, std::move(cb)); });
 }
 template <class... Form>
-  requires detail::form<Form...>
+requires detail::form<Form...>
 auto send(udp& u, const_buffer buf, const socket_address& to, Form...) {
-  return detail::void_op<detail::throws<Form...>>([&u, buf, to](completion_callback cb) { return u.send(buf, to, std::move(cb)); });
+  return detail::void_op<detail::throws<Form...>>(
+      [&u, buf, to](completion_callback cb) { return u.send(buf, to, std::move(cb)); });
 }
 
 // ---- processes
@@ -774,124 +779,173 @@ auto fs_op(Call call) {
 
 template <class... Form>
 auto open(eddy::loop& l, std::string_view path, fs::open_flags flags, int mode, Form...) {
-  return detail::fs_op<fs::file, Form...>([&l, path, flags, mode](auto cb) { return fs::open(l, path, flags, mode, cb); }); }
+  return detail::fs_op<fs::file, Form...>(
+      [&l, path, flags, mode](auto cb) { return fs::open(l, path, flags, mode, cb); });
+}
 template <class... Form>
 auto close(eddy::loop& l, fs::file f, Form...) {
-  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::close(l, f, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::close(l, f, cb); });
+}
 // Bytes read (0 at the end of the file); offset -1: at the file's position.
 template <class... Form>
 auto read(eddy::loop& l, fs::file f, std::span<const mutable_buffer> bufs, std::int64_t offset, Form...) {
-  return detail::fs_op<std::size_t, Form...>([&l, f, bufs, offset](auto cb) { return fs::read(l, f, bufs, offset, cb); }); }
+  return detail::fs_op<std::size_t, Form...>(
+      [&l, f, bufs, offset](auto cb) { return fs::read(l, f, bufs, offset, cb); });
+}
 template <class... Form>
 auto read(eddy::loop& l, fs::file f, mutable_buffer buf, std::int64_t offset, Form...) {
-  return detail::fs_op<std::size_t, Form...>([&l, f, buf, offset](auto cb) { return fs::read(l, f, std::span(&buf, 1), offset, cb); }); }
+  return detail::fs_op<std::size_t, Form...>(
+      [&l, f, buf, offset](auto cb) { return fs::read(l, f, std::span(&buf, 1), offset, cb); });
+}
 // Bytes written; offset -1: at the file's position.
 template <class... Form>
 auto write(eddy::loop& l, fs::file f, std::span<const const_buffer> bufs, std::int64_t offset, Form...) {
-  return detail::fs_op<std::size_t, Form...>([&l, f, bufs, offset](auto cb) { return fs::write(l, f, bufs, offset, cb); }); }
+  return detail::fs_op<std::size_t, Form...>(
+      [&l, f, bufs, offset](auto cb) { return fs::write(l, f, bufs, offset, cb); });
+}
 template <class... Form>
 auto write(eddy::loop& l, fs::file f, const_buffer buf, std::int64_t offset, Form...) {
-  return detail::fs_op<std::size_t, Form...>([&l, f, buf, offset](auto cb) { return fs::write(l, f, std::span(&buf, 1), offset, cb); }); }
+  return detail::fs_op<std::size_t, Form...>(
+      [&l, f, buf, offset](auto cb) { return fs::write(l, f, std::span(&buf, 1), offset, cb); });
+}
 template <class... Form>
 auto stat(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<fs::stat_info, Form...>([&l, path](auto cb) { return fs::stat(l, path, cb); }); }
+  return detail::fs_op<fs::stat_info, Form...>([&l, path](auto cb) { return fs::stat(l, path, cb); });
+}
 template <class... Form>
 auto lstat(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<fs::stat_info, Form...>([&l, path](auto cb) { return fs::lstat(l, path, cb); }); }
+  return detail::fs_op<fs::stat_info, Form...>([&l, path](auto cb) { return fs::lstat(l, path, cb); });
+}
 template <class... Form>
 auto fstat(eddy::loop& l, fs::file f, Form...) {
-  return detail::fs_op<fs::stat_info, Form...>([&l, f](auto cb) { return fs::fstat(l, f, cb); }); }
+  return detail::fs_op<fs::stat_info, Form...>([&l, f](auto cb) { return fs::fstat(l, f, cb); });
+}
 template <class... Form>
 auto statfs(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<fs::statfs_info, Form...>([&l, path](auto cb) { return fs::statfs(l, path, cb); }); }
+  return detail::fs_op<fs::statfs_info, Form...>([&l, path](auto cb) { return fs::statfs(l, path, cb); });
+}
 template <class... Form>
 auto rename(eddy::loop& l, std::string_view from, std::string_view to, Form...) {
-  return detail::fs_op<void, Form...>([&l, from, to](auto cb) { return fs::rename(l, from, to, cb); }); }
+  return detail::fs_op<void, Form...>([&l, from, to](auto cb) { return fs::rename(l, from, to, cb); });
+}
 template <class... Form>
 auto unlink(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<void, Form...>([&l, path](auto cb) { return fs::unlink(l, path, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path](auto cb) { return fs::unlink(l, path, cb); });
+}
 template <class... Form>
 auto mkdir(eddy::loop& l, std::string_view path, int mode, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::mkdir(l, path, mode, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::mkdir(l, path, mode, cb); });
+}
 // The new directory's path.
 template <class... Form>
 auto mkdtemp(eddy::loop& l, std::string_view tmpl, Form...) {
-  return detail::fs_op<std::string, Form...>([&l, tmpl](auto cb) { return fs::mkdtemp(l, tmpl, cb); }); }
+  return detail::fs_op<std::string, Form...>([&l, tmpl](auto cb) { return fs::mkdtemp(l, tmpl, cb); });
+}
 template <class... Form>
 auto mkstemp(eddy::loop& l, std::string_view tmpl, Form...) {
-  return detail::fs_op<temp_file, Form...>([&l, tmpl](auto cb) { return fs::mkstemp(l, tmpl, cb); }); }
+  return detail::fs_op<temp_file, Form...>([&l, tmpl](auto cb) { return fs::mkstemp(l, tmpl, cb); });
+}
 template <class... Form>
 auto rmdir(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<void, Form...>([&l, path](auto cb) { return fs::rmdir(l, path, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path](auto cb) { return fs::rmdir(l, path, cb); });
+}
 template <class... Form>
 auto scandir(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<std::vector<fs::dir_entry>, Form...>([&l, path](auto cb) { return fs::scandir(l, path, cb); }); }
+  return detail::fs_op<std::vector<fs::dir_entry>, Form...>([&l, path](auto cb) { return fs::scandir(l, path, cb); });
+}
 template <class... Form>
 auto opendir(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<fs::dir, Form...>([&l, path](auto cb) { return fs::opendir(l, path, cb); }); }
+  return detail::fs_op<fs::dir, Form...>([&l, path](auto cb) { return fs::opendir(l, path, cb); });
+}
 template <class... Form>
 auto readdir(eddy::loop& l, fs::dir d, std::size_t max_entries, Form...) {
-  return detail::fs_op<std::vector<fs::dir_entry>, Form...>([&l, d, max_entries](auto cb) { return fs::readdir(l, d, max_entries, cb); }); }
+  return detail::fs_op<std::vector<fs::dir_entry>, Form...>(
+      [&l, d, max_entries](auto cb) { return fs::readdir(l, d, max_entries, cb); });
+}
 template <class... Form>
 auto closedir(eddy::loop& l, fs::dir d, Form...) {
-  return detail::fs_op<void, Form...>([&l, d](auto cb) { return fs::closedir(l, d, cb); }); }
+  return detail::fs_op<void, Form...>([&l, d](auto cb) { return fs::closedir(l, d, cb); });
+}
 template <class... Form>
 auto fsync(eddy::loop& l, fs::file f, Form...) {
-  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::fsync(l, f, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::fsync(l, f, cb); });
+}
 template <class... Form>
 auto fdatasync(eddy::loop& l, fs::file f, Form...) {
-  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::fdatasync(l, f, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f](auto cb) { return fs::fdatasync(l, f, cb); });
+}
 template <class... Form>
 auto ftruncate(eddy::loop& l, fs::file f, std::int64_t length, Form...) {
-  return detail::fs_op<void, Form...>([&l, f, length](auto cb) { return fs::ftruncate(l, f, length, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f, length](auto cb) { return fs::ftruncate(l, f, length, cb); });
+}
 template <class... Form>
 auto copyfile(eddy::loop& l, std::string_view from, std::string_view to, fs::copy_flags flags, Form...) {
-  return detail::fs_op<void, Form...>([&l, from, to, flags](auto cb) { return fs::copyfile(l, from, to, flags, cb); }); }
+  return detail::fs_op<void, Form...>([&l, from, to, flags](auto cb) { return fs::copyfile(l, from, to, flags, cb); });
+}
 // Bytes copied.
 template <class... Form>
 auto sendfile(eddy::loop& l, fs::file out, fs::file in, std::int64_t in_offset, std::size_t length, Form...) {
-  return detail::fs_op<std::size_t, Form...>([&l, out, in, in_offset, length](auto cb) { return fs::sendfile(l, out, in, in_offset, length, cb); }); }
+  return detail::fs_op<std::size_t, Form...>(
+      [&l, out, in, in_offset, length](auto cb) { return fs::sendfile(l, out, in, in_offset, length, cb); });
+}
 template <class... Form>
 auto access(eddy::loop& l, std::string_view path, fs::access_mode mode, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::access(l, path, mode, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::access(l, path, mode, cb); });
+}
 template <class... Form>
 auto chmod(eddy::loop& l, std::string_view path, int mode, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::chmod(l, path, mode, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path, mode](auto cb) { return fs::chmod(l, path, mode, cb); });
+}
 template <class... Form>
 auto fchmod(eddy::loop& l, fs::file f, int mode, Form...) {
-  return detail::fs_op<void, Form...>([&l, f, mode](auto cb) { return fs::fchmod(l, f, mode, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f, mode](auto cb) { return fs::fchmod(l, f, mode, cb); });
+}
 template <class... Form>
 auto chown(eddy::loop& l, std::string_view path, std::uint32_t uid, std::uint32_t gid, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, uid, gid](auto cb) { return fs::chown(l, path, uid, gid, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path, uid, gid](auto cb) { return fs::chown(l, path, uid, gid, cb); });
+}
 template <class... Form>
 auto fchown(eddy::loop& l, fs::file f, std::uint32_t uid, std::uint32_t gid, Form...) {
-  return detail::fs_op<void, Form...>([&l, f, uid, gid](auto cb) { return fs::fchown(l, f, uid, gid, cb); }); }
+  return detail::fs_op<void, Form...>([&l, f, uid, gid](auto cb) { return fs::fchown(l, f, uid, gid, cb); });
+}
 template <class... Form>
 auto utime(eddy::loop& l, std::string_view path, std::int64_t atime_ns, std::int64_t mtime_ns, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, atime_ns, mtime_ns](auto cb) { return fs::utime(l, path, atime_ns, mtime_ns, cb); }); }
+  return detail::fs_op<void, Form...>(
+      [&l, path, atime_ns, mtime_ns](auto cb) { return fs::utime(l, path, atime_ns, mtime_ns, cb); });
+}
 template <class... Form>
 auto futime(eddy::loop& l, fs::file f, std::int64_t atime_ns, std::int64_t mtime_ns, Form...) {
-  return detail::fs_op<void, Form...>([&l, f, atime_ns, mtime_ns](auto cb) { return fs::futime(l, f, atime_ns, mtime_ns, cb); }); }
+  return detail::fs_op<void, Form...>(
+      [&l, f, atime_ns, mtime_ns](auto cb) { return fs::futime(l, f, atime_ns, mtime_ns, cb); });
+}
 template <class... Form>
 auto link(eddy::loop& l, std::string_view existing, std::string_view new_path, Form...) {
-  return detail::fs_op<void, Form...>([&l, existing, new_path](auto cb) { return fs::link(l, existing, new_path, cb); }); }
+  return detail::fs_op<void, Form...>(
+      [&l, existing, new_path](auto cb) { return fs::link(l, existing, new_path, cb); });
+}
 template <class... Form>
 auto symlink(eddy::loop& l, std::string_view target, std::string_view path, fs::symlink_flags flags, Form...) {
-  return detail::fs_op<void, Form...>([&l, target, path, flags](auto cb) { return fs::symlink(l, target, path, flags, cb); }); }
+  return detail::fs_op<void, Form...>(
+      [&l, target, path, flags](auto cb) { return fs::symlink(l, target, path, flags, cb); });
+}
 template <class... Form>
 auto readlink(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::readlink(l, path, cb); }); }
+  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::readlink(l, path, cb); });
+}
 template <class... Form>
 auto realpath(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::realpath(l, path, cb); }); }
+  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::realpath(l, path, cb); });
+}
 // The whole content of the file at path.
 template <class... Form>
 auto read_file(eddy::loop& l, std::string_view path, Form...) {
-  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::read_file(l, path, cb); }); }
+  return detail::fs_op<std::string, Form...>([&l, path](auto cb) { return fs::read_file(l, path, cb); });
+}
 // Creates or replaces the file at path with data (copied when the operation starts).
 template <class... Form>
 auto write_file(eddy::loop& l, std::string_view path, std::string_view data, Form...) {
-  return detail::fs_op<void, Form...>([&l, path, data](auto cb) { return fs::write_file(l, path, data, cb); }); }
+  return detail::fs_op<void, Form...>([&l, path, data](auto cb) { return fs::write_file(l, path, data, cb); });
+}
 
 // ---- combinators
 
@@ -1167,8 +1221,7 @@ task<T> timeout(eddy::loop& loop, std::chrono::nanoseconds d, task<T> t) {
 // (one coroutine frame), and timing out destroys it, which cancels the operation (a read is
 // stopped, the stream stays usable). Its nothrow form still throws errc::timed_out.
 template <class A>
-  requires(!detail::is_task<A>)
-auto timeout(eddy::loop& loop, std::chrono::nanoseconds d, A a) {
+requires(!detail::is_task<A>) auto timeout(eddy::loop& loop, std::chrono::nanoseconds d, A a) {
   return timeout(loop, d, detail::as_task(std::move(a)));
 }
 
@@ -1180,8 +1233,7 @@ task<T> with_cancellation(cancellation_token token, task<T> t) {
 }
 // The same for any awaitable of eddy::co (moved into a task, as for timeout).
 template <class A>
-  requires(!detail::is_task<A>)
-auto with_cancellation(cancellation_token token, A a) {
+requires(!detail::is_task<A>) auto with_cancellation(cancellation_token token, A a) {
   return with_cancellation(token, detail::as_task(std::move(a)));
 }
 
