@@ -212,4 +212,56 @@ TEST_P(CoAllocationTest, QueueWork) {
   compare("queue_work", co_form, callback_form);
 }
 
+TEST_P(CoAllocationTest, Yields) {
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) co_await co::yield(loop());
+  };
+  struct state {
+    eddy::loop& loop;
+    int left = 0;
+    void next() {
+      loop.set_immediate([this] {
+        if (--left != 0) next();
+      });
+    }
+  } st{loop()};
+  auto callback_form = [&] {
+    st.left = n;
+    st.next();
+  };
+  compare("yield", co_form, callback_form);
+}
+
+// A file operation (fstat: in the ring on io_uring, on the pool elsewhere).
+TEST_P(CoAllocationTest, FileOperations) {
+  const std::string path = "eddy_co_alloc_" + std::string(eddy::to_string(GetParam())) + ".txt";
+  ASSERT_FALSE(eddy::fs::write_file(path, "twelve bytes"));
+  eddy::fs::file f{};
+  ASSERT_FALSE(eddy::fs::open(path, eddy::fs::open_flags::read, 0, f));
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) {
+      if ((co_await co::fstat(loop(), f)).size != 12u) ADD_FAILURE() << "size";
+    }
+  };
+  struct state {
+    eddy::loop& loop;
+    eddy::fs::file f;
+    int left = 0;
+    void next() {
+      eddy::fs::fstat(loop, f, [this](const eddy::fs::error& err, const eddy::fs::stat_info& st) {
+        EXPECT_FALSE(err);
+        EXPECT_EQ(st.size, 12u);
+        if (--left != 0) next();
+      });
+    }
+  } st{loop(), f};
+  auto callback_form = [&] {
+    st.left = n;
+    st.next();
+  };
+  compare("fstat", co_form, callback_form);
+  EXPECT_FALSE(eddy::fs::close(f));
+  EXPECT_FALSE(eddy::fs::unlink(path));
+}
+
 }  // namespace
