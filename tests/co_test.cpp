@@ -601,6 +601,23 @@ TEST_P(CoTest, NumericReverseLookup) {
   EXPECT_EQ(r.value.service, "80");
 }
 
+// Errors that need no server, on every port: c-ares refuses a malformed name inside the
+// call (the one-shot form, on the system's servers: no query leaves the process); without
+// c-ares (the Windows build) both forms report not_supported.
+TEST_P(CoTest, ResolveErrorsWithoutAServer) {
+  using eddy::dns::record_type;
+  const std::error_code expected = eddy_test::have_cares ? errc::invalid_argument : errc::not_supported;
+  auto one_shot = [&]() -> task<std::error_code> {
+    auto r = co_await co::resolve(loop(), std::string(70, 'a') + ".test", record_type::a, co::nothrow);
+    co_return r.error;
+  };
+  EXPECT_EQ(run(one_shot()), expected);
+  eddy::dns::resolver r(loop());
+  auto with_resolver = [&]() -> task<> { co_await co::resolve(r, std::string(70, 'a') + ".test", record_type::mx); };
+  EXPECT_EQ(run_error(with_resolver()), expected);
+  r.close();
+}
+
 // co::resolve against dnsmasq (dns_server.hpp), as the resolver's own tests; skipped where
 // they skip (no c-ares: the Windows build).
 class CoResolveTest : public CoTest {
