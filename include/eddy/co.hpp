@@ -18,12 +18,13 @@
 // their callback, because the callback may outlive the awaiter (a write completes after its
 // task was destroyed, a pool job finishes). Cells are recycled: each thread keeps a pool per
 // result type, a cell has two shares (awaiter, callback) and returns to the pool when both
-// let go, so a warm loop allocates none; the callback holds a plain pointer, which keeps
-// std::function within its small buffer. Where the callback API may drop a callback unrun
-// (a process closed before it exits, a resolver destroyed with queries in flight) the
-// callback's share is a counted holder instead (one allocation, inside std::function). The
-// pool frees its cells when the thread ends: finish the thread's loops first. sleep(loop, d)
-// creates a timer handle per sleep; sleep(timer, d) on a kept timer allocates nothing.
+// let go, so a warm loop allocates none; the callback holds a plain pointer (the callback
+// API runs those callbacks exactly once, with operation_canceled when their handle closes),
+// which keeps std::function within its small buffer. Where the callback API may drop a
+// callback unrun (a process closed before it exits, a resolver destroyed with queries in
+// flight) the callback's share is a counted holder instead (one allocation, inside
+// std::function). sleep(loop, d) creates a timer handle per sleep; sleep(timer, d) on a kept
+// timer allocates nothing.
 //
 // Lifetimes: the awaiter is the operation. Destroying a task suspended in one (destroying
 // the task, losing a when_any, timing out) cancels it first: timers and signal handles the
@@ -135,14 +136,15 @@ struct cell : outcome<T> {
   bool done = false;
   int refs = 0;
   cell* next_free = nullptr;
-  cell* next_all = nullptr;
 };
 
-// The cells of one type on this thread: reused in LIFO order, freed when the thread ends.
-// Loop thread only (a cell is taken and given back on the thread of the loop it serves).
+// The free cells of one type on this thread, reused in LIFO order; at most `keep` are kept
+// (more are freed), and the rest are freed when the thread ends. A cell in use is owned by
+// its shares alone. Loop thread only: a cell is taken and given back on its loop's thread.
 template <class T>
 class cell_pool {
  public:
+  static constexpr std::size_t keep = 1024;
   static cell_pool& local() {
     thread_local cell_pool pool;
     return pool;
@@ -151,7 +153,7 @@ class cell_pool {
   cell_pool(const cell_pool&) = delete;
   cell_pool& operator=(const cell_pool&) = delete;
   ~cell_pool() {
-    while (all_ != nullptr) delete std::exchange(all_, all_->next_all);
+    while (free_ != nullptr) delete std::exchange(free_, free_->next_free);
   }
   // A clean cell with both shares taken.
   cell<T>* acquire() {
@@ -161,14 +163,16 @@ class cell_pool {
       --free_count_;
     } else {
       c = new cell<T>;
-      c->next_all = all_;
-      all_ = c;
     }
     c->refs = 2;
     return c;
   }
   void release(cell<T>* c) noexcept {
     if (--c->refs != 0) return;
+    if (free_count_ == keep) {
+      delete c;
+      return;
+    }
     static_cast<outcome<T>&>(*c) = outcome<T>{};  // drops a value nobody took
     c->waiter = {};
     c->done = false;
@@ -180,7 +184,6 @@ class cell_pool {
 
  private:
   cell<T>* free_ = nullptr;
-  cell<T>* all_ = nullptr;
   std::size_t free_count_ = 0;
 };
 
