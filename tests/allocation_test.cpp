@@ -1,10 +1,12 @@
 // Counts heap allocations to check the loop's promise: starting, firing and closing timers
-// allocate nothing per timer once the timer objects exist (the heap's storage is reused).
+// allocate nothing per timer once the timer objects exist (the heap's storage is reused);
+// and the coroutine layer's: awaiting an operation allocates no more than its callback form.
 #include <array>
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
+#include "eddy/co.hpp"
 #include "port_fixture.hpp"
 
 namespace {
@@ -74,6 +76,192 @@ TEST_P(AllocationTest, IdleCallbacksWithLargeCapturesAreNotCopied) {
   EXPECT_EQ(runs, 101);
   EXPECT_EQ(allocations.load() - before, 0u);
   i.close();
+}
+
+// ---- co: the awaitable form costs no more allocations than the callback form
+
+namespace co = eddy::co;
+
+class CoAllocationTest : public PortTest {
+ protected:
+  static constexpr int n = 1000;
+
+  // Allocations made while fn runs the loop; fn runs twice (the first warms up buffers,
+  // free lists and pools) and the second is counted.
+  template <class F>
+  std::size_t count(F fn) {
+    fn();
+    const std::size_t before = allocations.load();
+    fn();
+    return allocations.load() - before;
+  }
+  // Runs a task to its end (n or 0 times the same awaited operation).
+  void run(eddy::task<> t) {
+    bool finished = false;
+    eddy::spawn(loop(), std::move(t), [&](std::exception_ptr e) {
+      finished = true;
+      EXPECT_FALSE(e);
+    });
+    loop().run();
+    EXPECT_TRUE(finished);
+  }
+  // What n awaited operations cost beyond the fixed cost (the coroutine frames) of the same
+  // task awaiting none, compared with the callback form doing the same n operations.
+  template <class Co, class Callbacks>
+  void compare(const char* what, Co co_form, Callbacks callback_form) {
+    const std::size_t fixed = count([&] { run(co_form(0)); });
+    const std::size_t awaited = count([&] { run(co_form(n)); });
+    const std::size_t callbacks = count([&] {
+      callback_form();
+      loop().run();
+    });
+    EXPECT_LE(awaited - fixed, callbacks) << what << ": " << awaited << " allocations awaited (" << fixed
+                                          << " for the frames), " << callbacks << " with callbacks";
+  }
+
+  void connect_pair(eddy::tcp& client, eddy::tcp& conn) {
+    eddy::tcp server(loop());
+    ASSERT_FALSE(server.bind(eddy::socket_address::loopback_v4(0)));
+    ASSERT_FALSE(server.listen(1, [&](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      ASSERT_FALSE(server.accept(conn));
+      server.close();
+    }));
+    ASSERT_FALSE(client.connect(server.local_address(), [](std::error_code ec) { ASSERT_FALSE(ec); }));
+    loop().run();
+  }
+};
+EDDY_INSTANTIATE_PORTS(CoAllocationTest);
+
+// One byte written on one end and read on the other, n times in turn.
+TEST_P(CoAllocationTest, WritesAndReads) {
+  eddy::tcp a(loop()), b(loop());
+  connect_pair(a, b);
+  std::byte out[1] = {std::byte{'x'}};
+  std::byte in[1];
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) {
+      co_await co::write(a, out);
+      if (co_await co::read(b, in) != 1) ADD_FAILURE() << "short read";
+    }
+  };
+  struct state {
+    eddy::tcp& a;
+    eddy::tcp& b;
+    std::span<std::byte> out, in;
+    int left = 0;
+  } st{a, b, out, in};
+  auto callback_form = [&] {
+    st.left = n;
+    ASSERT_FALSE(b.read_start([s = &st](std::size_t) { return s->in; },
+                              [s = &st](std::error_code ec, std::span<std::byte>) {
+                                ASSERT_FALSE(ec);
+                                if (--s->left == 0) {
+                                  s->b.read_stop();
+                                } else {
+                                  ASSERT_FALSE(s->a.write(s->out, [](std::error_code e) { ASSERT_FALSE(e); }));
+                                }
+                              }));
+    ASSERT_FALSE(a.write(out, [](std::error_code e) { ASSERT_FALSE(e); }));
+  };
+  compare("write + read", co_form, callback_form);
+  a.close();
+  b.close();
+}
+
+TEST_P(CoAllocationTest, TimersOnAKeptTimer) {
+  eddy::timer t(loop());
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) co_await co::sleep(t, std::chrono::nanoseconds(0));
+  };
+  struct state {
+    eddy::timer& t;
+    int left = 0;
+    void operator()() {
+      if (--left != 0) t.start(std::chrono::nanoseconds(0), [this] { (*this)(); });
+    }
+  } st{t};
+  auto callback_form = [&] {
+    st.left = n;
+    t.start(std::chrono::nanoseconds(0), [s = &st] { (*s)(); });
+  };
+  compare("sleep", co_form, callback_form);
+  t.close();
+}
+
+TEST_P(CoAllocationTest, QueueWork) {
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) co_await co::queue_work(loop(), [] {});
+  };
+  struct state {
+    eddy::loop& loop;
+    int left = 0;
+    void next() {
+      eddy::queue_work(
+          loop, [] {},
+          [this](std::error_code ec) {
+            EXPECT_FALSE(ec);
+            if (--left != 0) next();
+          });
+    }
+  } st{loop()};
+  auto callback_form = [&] {
+    st.left = n;
+    st.next();
+  };
+  compare("queue_work", co_form, callback_form);
+}
+
+TEST_P(CoAllocationTest, Yields) {
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) co_await co::yield(loop());
+  };
+  struct state {
+    eddy::loop& loop;
+    int left = 0;
+    void next() {
+      loop.set_immediate([this] {
+        if (--left != 0) next();
+      });
+    }
+  } st{loop()};
+  auto callback_form = [&] {
+    st.left = n;
+    st.next();
+  };
+  compare("yield", co_form, callback_form);
+}
+
+// A file operation (fstat: in the ring on io_uring, on the pool elsewhere).
+TEST_P(CoAllocationTest, FileOperations) {
+  const std::string path = "eddy_co_alloc_" + std::string(eddy::to_string(GetParam())) + ".txt";
+  ASSERT_FALSE(eddy::fs::write_file(path, "twelve bytes"));
+  eddy::fs::file f{};
+  ASSERT_FALSE(eddy::fs::open(path, eddy::fs::open_flags::read, 0, f));
+  auto co_form = [&](int times) -> eddy::task<> {
+    for (int i = 0; i < times; ++i) {
+      if ((co_await co::fstat(loop(), f)).size != 12u) ADD_FAILURE() << "size";
+    }
+  };
+  struct state {
+    eddy::loop& loop;
+    eddy::fs::file f;
+    int left = 0;
+    void next() {
+      eddy::fs::fstat(loop, f, [this](const eddy::fs::error& err, const eddy::fs::stat_info& st) {
+        EXPECT_FALSE(err);
+        EXPECT_EQ(st.size, 12u);
+        if (--left != 0) next();
+      });
+    }
+  } st{loop(), f};
+  auto callback_form = [&] {
+    st.left = n;
+    st.next();
+  };
+  compare("fstat", co_form, callback_form);
+  EXPECT_FALSE(eddy::fs::close(f));
+  EXPECT_FALSE(eddy::fs::unlink(path));
 }
 
 }  // namespace
