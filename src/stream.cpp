@@ -33,7 +33,9 @@ void stream_impl::cancel_all() noexcept {
 }
 
 void stream_impl::on_close() noexcept {
+  read_closed_ = reading_ && read_once_;
   reading_ = false;
+  read_once_ = false;
   listening_ = false;
   cancel_all();
 }
@@ -44,6 +46,11 @@ void stream_impl::on_release() noexcept {
   if (shutdown_cb_) {
     auto cb = std::move(shutdown_cb_);
     loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
+  }
+  // A read_some is a request too (unless the handle is gone: then no callback of it runs).
+  if (read_closed_ && owner_ != nullptr) {
+    read_closed_ = false;
+    deliver(make_error_code(errc::operation_canceled), {});
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
   while (!pending_handles_.empty()) net::close(pending_handles_.pop());
@@ -65,9 +72,25 @@ std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_r
   return {};
 }
 
+std::error_code stream_impl::read_some(mutable_buffer buf, read_callback on_read) {
+  if (closing_) return make_error_code(errc::closed);
+  if (!connected_) return make_error_code(errc::not_connected);
+  if (reading_) return make_error_code(errc::already_started);
+  if (buf.empty()) return make_error_code(errc::invalid_argument);
+  alloc_ = nullptr;
+  on_read_ = std::move(on_read);
+  once_buf_ = buf;
+  read_once_ = true;
+  reading_ = true;
+  set_active(true);
+  start_read();
+  return {};
+}
+
 void stream_impl::read_stop() noexcept {
   if (!reading_) return;
   reading_ = false;
+  read_once_ = false;
   cancel(read_op_);
   if (!listening_ && write_head_ == nullptr && !connect_op_.in_flight) set_active(false);
 }
@@ -84,18 +107,42 @@ void stream_impl::start_read() noexcept {
   submit(read_op_);
 }
 
+// The buffer the next delivery fills: read_some's, the alloc callback's, or the stream's own.
+mutable_buffer stream_impl::next_read_buffer(std::size_t suggested) {
+  if (read_once_) return once_buf_;
+  mutable_buffer buf;
+  if (alloc_) {
+    loop_.invoke([&] { buf = alloc_(suggested); });
+  } else {
+    if (!own_buffer_) own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
+    buf = mutable_buffer(own_buffer_.get(), own_buffer_size);
+  }
+  return buf;
+}
+
 io_vec stream_impl::acquire_read_buffer(operation* op) {
   stream_impl& s = owner_of(op);
   if (s.read_buf_.len != 0) return s.read_buf_;  // acquired for an earlier attempt
-  mutable_buffer buf;
-  if (s.alloc_) {
-    s.loop_.invoke([&] { buf = s.alloc_(own_buffer_size); });
-  } else {
-    if (!s.own_buffer_) s.own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
-    buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
-  }
+  const mutable_buffer buf = s.next_read_buffer(own_buffer_size);
   s.read_buf_ = {buf.data(), buf.size()};
   return s.read_buf_;
+}
+
+// Hands one delivery to on_read_. Reading stops after it on any error, and after the one
+// delivery of a read_some.
+void stream_impl::deliver(std::error_code ec, std::span<std::byte> data) {
+  if (ec == errc::eof) eof_ = true;
+  if (ec || read_once_) {
+    reading_ = false;
+    read_once_ = false;
+    if (!listening_ && write_head_ == nullptr) set_active(false);
+  }
+  // The callback may start the next read (read_some, read_start), which replaces on_read_:
+  // it runs from a local so that it is not destroyed while it runs.
+  read_callback cb = std::move(on_read_);
+  on_read_ = nullptr;
+  loop_.invoke([&] { cb(ec, data); });
+  if (!on_read_) on_read_ = std::move(cb);
 }
 
 void stream_impl::on_read_complete(operation* op) {
@@ -131,13 +178,7 @@ void stream_impl::on_read_complete(operation* op) {
     }
     return;
   }
-  if (ec == errc::eof) s.eof_ = true;
-  if (ec) {
-    s.reading_ = false;  // reading stops on end of stream or error
-    if (!s.listening_ && s.write_head_ == nullptr) s.set_active(false);
-  }
-  std::span<std::byte> data(static_cast<std::byte*>(buf.base), n);
-  s.loop_.invoke([&] { s.on_read_(ec, data); });
+  s.deliver(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
   s.start_read();
 }
 
@@ -146,30 +187,19 @@ void stream_impl::on_unread_complete(operation* op) {
   s.op_done();
   if (s.closing_ || !s.reading_) return;
   if (!s.unread_.empty()) {
-    mutable_buffer buf;
-    if (s.alloc_) {
-      s.loop_.invoke([&] { buf = s.alloc_(s.unread_.size()); });
-    } else {
-      if (!s.own_buffer_) s.own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
-      buf = mutable_buffer(s.own_buffer_.get(), own_buffer_size);
-    }
+    const mutable_buffer buf = s.next_read_buffer(s.unread_.size());
     const std::size_t n = std::min(buf.size(), s.unread_.size());
     if (n == 0) {
-      s.reading_ = false;
-      s.loop_.invoke([&] { s.on_read_(make_error_code(errc::no_memory), {}); });
+      s.deliver(make_error_code(errc::no_memory), {});
       return;
     }
     std::copy_n(s.unread_.begin(), n, buf.begin());
     s.unread_.erase(s.unread_.begin(), s.unread_.begin() + static_cast<std::ptrdiff_t>(n));
-    std::span<std::byte> data(buf.data(), n);
-    s.loop_.invoke([&] { s.on_read_({}, data); });
+    s.deliver({}, std::span<std::byte>(buf.data(), n));
   } else {
     std::error_code ec = s.unread_end_;
     s.unread_end_ = {};
-    if (ec == errc::eof) s.eof_ = true;
-    s.reading_ = false;
-    if (!s.listening_ && s.write_head_ == nullptr) s.set_active(false);
-    s.loop_.invoke([&] { s.on_read_(ec, {}); });
+    s.deliver(ec, {});
   }
   s.start_read();
 }
@@ -359,6 +389,10 @@ std::error_code stream::read_start(alloc_callback alloc, read_callback on_read) 
 std::error_code stream::read_start(read_callback on_read) {
   auto* s = as_stream(impl_);
   return s ? s->read_start(nullptr, std::move(on_read)) : closed_error();
+}
+std::error_code stream::read_some(mutable_buffer buf, read_callback on_read) {
+  auto* s = as_stream(impl_);
+  return s ? s->read_some(buf, std::move(on_read)) : closed_error();
 }
 void stream::read_stop() noexcept {
   if (auto* s = as_stream(impl_)) s->read_stop();

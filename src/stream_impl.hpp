@@ -32,6 +32,7 @@ class stream_impl : public io_handle {
 
   // Reading.
   std::error_code read_start(alloc_callback alloc, read_callback on_read);
+  std::error_code read_some(mutable_buffer buf, read_callback on_read);
   void read_stop() noexcept;
   // Writing.
   std::error_code write(std::span<const const_buffer> bufs, completion_callback cb, std::intptr_t send_handle = -1);
@@ -42,8 +43,11 @@ class stream_impl : public io_handle {
 
   bool connected_ = false;  // a connection (accepted, connected or adopted), not a listener
 
-  // Reading.
+  // Reading: read_start() until read_stop(), or one read_some() (read_once_).
   bool reading_ = false;
+  bool read_once_ = false;
+  bool read_closed_ = false;     // close() ended a read_some: its callback runs at release
+  mutable_buffer once_buf_;      // read_some()'s buffer
   alloc_callback alloc_;
   read_callback on_read_;
   operation read_op_;
@@ -98,6 +102,8 @@ class stream_impl : public io_handle {
 
   static stream_impl& owner_of(operation* op) noexcept { return io_handle::owner_of<stream_impl>(op); }
   static void on_read_complete(operation* op);
+  mutable_buffer next_read_buffer(std::size_t suggested);
+  void deliver(std::error_code ec, std::span<std::byte> data);
   static void on_unread_complete(operation* op);
   static void on_write_complete(operation* op);
   static void on_shutdown_complete(operation* op);

@@ -756,6 +756,26 @@ TEST_P(CoTest, TimeoutAroundAReadCancelsItAndTheStreamStaysUsable) {
   conn.close();
 }
 
+TEST_P(CoTest, ClosingAStreamResumesATaskWaitingToReadIt) {
+  eddy::tcp client(loop()), conn(loop());
+  connect_pair(client, conn);
+  char buf[16];
+  bool closed = false;
+  auto reader = [&]() -> task<std::error_code> {
+    auto r = co_await co::read(conn, std::as_writable_bytes(std::span(buf)), co::nothrow);
+    EXPECT_FALSE(closed) << "the read ends before the close callback";
+    co_return r.error;
+  };
+  auto closer = [&]() -> task<> {
+    co_await co::yield(loop());  // the reader waits by now
+    conn.close([&] { closed = true; });
+  };
+  auto [ec, none] = run(co::when_all(reader(), closer()));
+  EXPECT_EQ(ec, errc::operation_canceled);
+  EXPECT_TRUE(closed);
+  client.close();
+}
+
 TEST_P(CoTest, WithCancellationAroundASleep) {
   co::cancellation_source source;
   auto canceller = [&]() -> task<> {

@@ -405,6 +405,95 @@ TEST_P(TcpTest, ReadStopAndStartAgain) {
   EXPECT_EQ(got, "firstsecond");
 }
 
+TEST_P(TcpTest, ReadSomeReadsOnceIntoTheGivenBuffer) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& conn = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(conn));
+    conn.write(eddy::buffer("hello"), [&conn](std::error_code) { conn.shutdown([&conn](std::error_code) { conn.close(); }); });
+  }));
+  eddy::tcp client(loop());
+  std::byte small[3];
+  EXPECT_EQ(client.read_some(small, [](std::error_code, std::span<std::byte>) {}), eddy::errc::not_connected);
+  std::vector<std::string> got;
+  std::function<void(std::error_code, std::span<std::byte>)> on_read = [&](std::error_code ec, std::span<std::byte> d) {
+    EXPECT_FALSE(client.is_reading()) << "a read_some ends with its one delivery";
+    if (ec) {
+      got.push_back(ec.message());
+      EXPECT_EQ(ec, eddy::errc::eof);
+      client.close();
+      server_->close();
+      return;
+    }
+    EXPECT_EQ(d.data(), small) << "the bytes are in the caller's buffer";
+    got.push_back(as_string(d));
+    EXPECT_FALSE(client.read_some(small, on_read));
+  };
+  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    EXPECT_EQ(client.read_some({}, on_read), eddy::errc::invalid_argument);
+    EXPECT_FALSE(client.read_some(small, on_read));
+    EXPECT_TRUE(client.is_reading());
+    EXPECT_EQ(client.read_some(small, on_read), eddy::errc::already_started);
+    EXPECT_EQ(client.read_start(on_read), eddy::errc::already_started);
+  }));
+  loop().run();
+  // "hello" may come in one piece or several; three bytes at a time either way.
+  ASSERT_GE(got.size(), 3u);
+  EXPECT_EQ(got.front(), "hel");
+  std::string all;
+  for (std::size_t i = 0; i + 1 < got.size(); ++i) all += got[i];
+  EXPECT_EQ(all, "hello");
+  EXPECT_EQ(got.back(), make_error_code(eddy::errc::eof).message());
+}
+
+TEST_P(TcpTest, ReadSomeEndsWithTheStreamOrSilentlyWithReadStop) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  int ready = 0;  // two connects and two accepts
+  std::function<void()> all_ready;
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto& conn = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
+    ASSERT_FALSE(server_->accept(conn));
+    if (++ready == 4) all_ready();
+  }));
+  eddy::tcp client(loop());
+  auto doomed = std::make_unique<eddy::tcp>(loop());
+  std::byte buf[16];
+  std::vector<std::string> events;
+  all_ready = [&] {
+    // Nothing was sent: each read_some waits. The first is stopped (no callback, ever),
+    // then started again and served; the second's handle is destroyed (no callback).
+    EXPECT_FALSE(client.read_some(buf, [&](std::error_code, std::span<std::byte>) { events.push_back("stopped read ran"); }));
+    client.read_stop();
+    EXPECT_FALSE(client.is_reading());
+    EXPECT_FALSE(doomed->read_some(buf, [&](std::error_code, std::span<std::byte>) { events.push_back("destroyed read ran"); }));
+    doomed.reset();
+    EXPECT_FALSE(client.read_some(buf, [&](std::error_code ec, std::span<std::byte> d) {
+      EXPECT_FALSE(ec);
+      events.push_back("read " + as_string(d));
+      // Closing with a read_some waiting: its callback says so, before the close callback.
+      EXPECT_FALSE(client.read_some(buf, [&](std::error_code rec, std::span<std::byte>) {
+        events.push_back("read " + rec.message());
+      }));
+      client.close([&] { events.push_back("closed"); });
+      server_->close();
+      for (auto& c : server_conns_) c->close();
+    }));
+    for (auto& c : server_conns_) c->write(eddy::buffer("x"), [](std::error_code) {});
+  };
+  for (eddy::tcp* c : {&client, doomed.get()}) {
+    ASSERT_FALSE(c->connect(server_->local_address(), [&](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      if (++ready == 4) all_ready();
+    }));
+  }
+  loop().run();
+  EXPECT_EQ(events, (std::vector<std::string>{"read x", "read " + make_error_code(eddy::errc::operation_canceled).message(),
+                                              "closed"}));
+}
+
 TEST_P(TcpTest, StoppingAndRestartingInEveryReadCallbackLosesNothing) {
   // read_stop() cancels the read in flight; read_start() right after must carry on, and
   // data that won the race against the cancellation must come first, not vanish.

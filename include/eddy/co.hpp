@@ -512,8 +512,9 @@ auto resolve(eddy::loop& loop, std::string_view name, dns::record_type type, For
 // ---- streams, TCP and pipes
 
 namespace detail {
-// Reads once into a borrowed buffer. The read callback holds the awaiter's address: the
-// awaiter stops reading when it completes or goes (read_stop is synchronous).
+// Reads once into a borrowed buffer (stream::read_some). The read callback holds the
+// awaiter's address: an awaiter that goes first stops the read, after which no callback
+// runs (read_stop is synchronous).
 template <bool Throw>
 class read_op : public own_op<std::size_t, Throw> {
  public:
@@ -523,13 +524,11 @@ class read_op : public own_op<std::size_t, Throw> {
     if (this->waiter) s_.read_stop();
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    auto ec = s_.read_start([buf = buf_](std::size_t) { return buf; },
-                            [this](std::error_code e, std::span<std::byte> data) {
-                              s_.read_stop();
-                              if (e != errc::eof) this->out.res.error = e;
-                              this->out.res.value = data.size();
-                              this->finish();
-                            });
+    auto ec = s_.read_some(buf_, [this](std::error_code e, std::span<std::byte> data) {
+      if (e != errc::eof) this->out.res.error = e;
+      this->out.res.value = data.size();
+      this->finish();
+    });
     this->out.res.error = ec;
     if (!ec) this->waiter = h;
     return !ec;
@@ -542,7 +541,8 @@ class read_op : public own_op<std::size_t, Throw> {
 }  // namespace detail
 
 // Reads some bytes into buf (borrowed until the read completes or the stream closes).
-// Returns how many; 0 at the end of the stream.
+// Returns how many; 0 at the end of the stream. Closing the stream while a task waits here
+// resumes it with errc::operation_canceled.
 inline detail::read_op<true> read(stream& s, mutable_buffer buf) { return {s, buf}; }
 inline detail::read_op<false> read(stream& s, mutable_buffer buf, nothrow_t) { return {s, buf}; }
 

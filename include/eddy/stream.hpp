@@ -45,6 +45,14 @@ class EDDY_API stream : public handle {
   std::error_code read_start(alloc_callback alloc, read_callback on_read);
   // Starts reading into a buffer the stream owns (64 KiB); data is valid during on_read only.
   std::error_code read_start(read_callback on_read);
+  // Reads once (Asio's async_read_some): on_read runs exactly once, with some bytes in buf,
+  // errc::eof, an error, or errc::operation_canceled when the stream is closed first (before
+  // the close callback; not when the handle is destroyed); then reading is stopped again.
+  // buf is borrowed until then. read_stop() ends it without calling on_read. Cheaper than
+  // read_start() + read_stop() per read: no cancel, and data that arrives between two
+  // read_some() calls waits in the kernel or the port. errc::invalid_argument for an empty
+  // buf, otherwise the errors of read_start().
+  std::error_code read_some(mutable_buffer buf, read_callback on_read);
   // Stops reading; a read already handed to the kernel is cancelled. Idempotent.
   void read_stop() noexcept;
   [[nodiscard]] bool is_reading() const noexcept;
