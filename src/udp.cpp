@@ -41,13 +41,20 @@ class udp_impl final : public io_handle {
   }
 
   void on_close() noexcept override {
+    recv_closed_ = receiving_ && recv_once_;
     receiving_ = false;
+    recv_once_ = false;
     cancel(recv_op_);
     cancel(send_op_);
   }
 
   void on_release() noexcept override {
     fail_sends(make_error_code(errc::operation_canceled));
+    // A recv_once is a request too (unless the handle is gone: then no callback of it runs).
+    if (recv_closed_ && owner_ != nullptr) {
+      recv_closed_ = false;
+      deliver(make_error_code(errc::operation_canceled), {}, socket_address{}, false);
+    }
     close_socket();
   }
 
@@ -62,7 +69,7 @@ class udp_impl final : public io_handle {
     return {};
   }
 
-  std::error_code recv_start(alloc_callback alloc, udp_recv_callback cb) {
+  std::error_code recv_start(alloc_callback alloc, udp_recv_callback cb, mutable_buffer once = {}) {
     if (closing_) return make_error_code(errc::closed);
     if (receiving_) return make_error_code(errc::already_started);
     if (!has_socket()) {
@@ -72,15 +79,23 @@ class udp_impl final : public io_handle {
     }
     alloc_ = std::move(alloc);
     on_recv_ = std::move(cb);
+    once_buf_ = once;
+    recv_once_ = !once.empty();
     receiving_ = true;
     update_active();
     start_recv();
     return {};
   }
 
+  std::error_code recv_once(mutable_buffer buf, udp_recv_callback cb) {
+    if (buf.empty()) return make_error_code(errc::invalid_argument);
+    return recv_start(nullptr, std::move(cb), buf);
+  }
+
   void recv_stop() noexcept {
     if (!receiving_) return;
     receiving_ = false;
+    recv_once_ = false;
     cancel(recv_op_);
     update_active();
   }
@@ -95,7 +110,9 @@ class udp_impl final : public io_handle {
     auto& u = owner_of<udp_impl>(op);
     if (u.buf_.len != 0) return u.buf_;
     mutable_buffer b;
-    if (u.alloc_) {
+    if (u.recv_once_) {
+      b = u.once_buf_;
+    } else if (u.alloc_) {
       u.loop_.invoke([&] { b = u.alloc_(own_buffer_size); });
     } else {
       if (!u.own_) u.own_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
@@ -110,7 +127,11 @@ class udp_impl final : public io_handle {
     u.op_done();
     io_vec buf = u.buf_;
     u.buf_ = {nullptr, 0};
-    if (u.closing_ || !u.receiving_ || op->error == errc::operation_canceled) return;
+    if (u.closing_) return;
+    if (!u.receiving_ || op->error == errc::operation_canceled) {
+      u.start_recv();  // recv_stop() cancelled it; a receive may have started since
+      return;
+    }
     std::error_code ec = op->error;
     socket_address from;
     std::span<std::byte> data;
@@ -119,8 +140,22 @@ class udp_impl final : public io_handle {
       data = std::span<std::byte>(static_cast<std::byte*>(buf.base), static_cast<std::size_t>(op->result));
     }
     const bool truncated = (op->flags & datagram_truncated) != 0;
-    u.loop_.invoke([&] { u.on_recv_(ec, data, from, truncated); });
+    if (u.recv_once_) {
+      u.receiving_ = false;
+      u.recv_once_ = false;
+      u.update_active();
+    }
+    u.deliver(ec, data, from, truncated);
     u.start_recv();  // errors on datagram sockets (e.g. ICMP port unreachable) do not stop receiving
+  }
+
+  // The callback may start the next receive, which replaces on_recv_: it runs from a local
+  // so that it is not destroyed while it runs.
+  void deliver(std::error_code ec, std::span<std::byte> data, const socket_address& from, bool truncated) {
+    udp_recv_callback cb = std::move(on_recv_);
+    on_recv_ = nullptr;
+    loop_.invoke([&] { cb(ec, data, from, truncated); });
+    if (!on_recv_) on_recv_ = std::move(cb);
   }
 
   std::error_code send(std::span<const const_buffer> bufs, const socket_address& to, completion_callback cb) {
@@ -205,6 +240,9 @@ class udp_impl final : public io_handle {
   void update_active() noexcept { set_active(!closing_ && (receiving_ || head_ != nullptr)); }
 
   bool receiving_ = false;
+  bool recv_once_ = false;    // a recv_once(): one datagram, then receiving stops
+  bool recv_closed_ = false;  // close() ended a recv_once: its callback runs at release
+  mutable_buffer once_buf_;   // recv_once()'s buffer
   bool connected_ = false;
   alloc_callback alloc_;
   udp_recv_callback on_recv_;
@@ -266,6 +304,10 @@ std::error_code udp::recv_start(alloc_callback alloc, udp_recv_callback on_recv)
 std::error_code udp::recv_start(udp_recv_callback on_recv) {
   auto* u = as_udp(impl_);
   return u ? u->recv_start(nullptr, std::move(on_recv)) : closed();
+}
+std::error_code udp::recv_once(mutable_buffer buf, udp_recv_callback on_recv) {
+  auto* u = as_udp(impl_);
+  return u ? u->recv_once(buf, std::move(on_recv)) : closed();
 }
 void udp::recv_stop() noexcept {
   if (auto* u = as_udp(impl_)) u->recv_stop();

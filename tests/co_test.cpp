@@ -776,6 +776,21 @@ TEST_P(CoTest, ClosingAStreamResumesATaskWaitingToReadIt) {
   client.close();
 }
 
+TEST_P(CoTest, ClosingAUdpSocketResumesATaskWaitingToReceive) {
+  eddy::udp u(loop());
+  ASSERT_FALSE(u.bind(eddy::socket_address::loopback_v4(0)));
+  char buf[16];
+  auto receiver = [&]() -> task<std::error_code> {
+    co_return (co_await co::receive(u, std::as_writable_bytes(std::span(buf)), co::nothrow)).error;
+  };
+  auto closer = [&]() -> task<> {
+    co_await co::yield(loop());
+    u.close();
+  };
+  auto [ec, none] = run(co::when_all(receiver(), closer()));
+  EXPECT_EQ(ec, errc::operation_canceled);
+}
+
 TEST_P(CoTest, WithCancellationAroundASleep) {
   co::cancellation_source source;
   auto canceller = [&]() -> task<> {

@@ -1,4 +1,5 @@
 // UDP on every port: echo, connected sockets, truncation, queues, multicast, cancellation.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,44 @@ TEST_P(UdpTest, EchoBetweenTwoSockets) {
   loop().run();
   EXPECT_EQ(sent, 3);
   EXPECT_EQ(got, (std::vector<std::string>{"one", "two", "three"}));  // loopback keeps the order
+}
+
+TEST_P(UdpTest, RecvOnceTakesOneDatagramAndCloseEndsAWaitingOne) {
+  eddy::udp server(loop()), client(loop());
+  ASSERT_FALSE(server.bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(client.bind(socket_address::loopback_v4(0)));
+  std::byte buf[32];
+  std::vector<std::string> events;
+  EXPECT_EQ(server.recv_once({}, [](std::error_code, std::span<std::byte>, const socket_address&, bool) {}),
+            eddy::errc::invalid_argument);
+  // A stopped recv_once never calls back; the next one gets the datagrams one at a time.
+  ASSERT_FALSE(server.recv_once(buf, [&](std::error_code, std::span<std::byte>, const socket_address&, bool) {
+    events.push_back("stopped receive ran");
+  }));
+  server.recv_stop();
+  std::function<void(std::error_code, std::span<std::byte>, const socket_address&, bool)> on_recv =
+      [&](std::error_code ec, std::span<std::byte> d, const socket_address& from, bool) {
+        EXPECT_FALSE(server.is_receiving()) << "a recv_once ends with its datagram";
+        if (ec) {
+          events.push_back("receive " + ec.message());
+          return;
+        }
+        EXPECT_EQ(d.data(), buf);
+        EXPECT_EQ(from, client.local_address());
+        events.push_back(text(d));
+        EXPECT_FALSE(server.recv_once(buf, on_recv));
+        // After the second, the third receive waits until the socket closes.
+        if (events.size() == 2) {
+          server.close([&] { events.push_back("closed"); });
+          client.close();
+        }
+      };
+  ASSERT_FALSE(server.recv_once(buf, on_recv));
+  EXPECT_EQ(server.recv_once(buf, on_recv), eddy::errc::already_started);
+  for (const char* m : {"one", "two"}) ASSERT_FALSE(client.send(eddy::buffer(m), server.local_address(), [](std::error_code) {}));
+  loop().run();
+  EXPECT_EQ(events, (std::vector<std::string>{"one", "two", "receive " + make_error_code(eddy::errc::operation_canceled).message(),
+                                              "closed"}));
 }
 
 TEST_P(UdpTest, ConnectedSocketSendsWithoutAnAddress) {

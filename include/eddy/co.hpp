@@ -669,8 +669,8 @@ struct datagram {
 };
 
 namespace detail {
-// Receives one datagram into a borrowed buffer; as read_op, the callback holds the
-// awaiter's address and the awaiter stops receiving when it completes or goes.
+// Receives one datagram into a borrowed buffer (udp::recv_once); as read_op, the callback
+// holds the awaiter's address and an awaiter that goes first stops the receive.
 template <bool Throw>
 class recv_op : public own_op<datagram, Throw> {
  public:
@@ -680,13 +680,11 @@ class recv_op : public own_op<datagram, Throw> {
     if (this->waiter) u_.recv_stop();
   }
   bool await_suspend(std::coroutine_handle<> h) {
-    auto ec = u_.recv_start([buf = buf_](std::size_t) { return buf; },
-                            [this](std::error_code e, std::span<std::byte> data, const socket_address& from, bool cut) {
-                              u_.recv_stop();
-                              this->out.res.error = e;
-                              this->out.res.value = {data.size(), from, cut};
-                              this->finish();
-                            });
+    auto ec = u_.recv_once(buf_, [this](std::error_code e, std::span<std::byte> data, const socket_address& from, bool cut) {
+      this->out.res.error = e;
+      this->out.res.value = {data.size(), from, cut};
+      this->finish();
+    });
     this->out.res.error = ec;
     if (!ec) this->waiter = h;
     return !ec;
@@ -700,7 +698,8 @@ class recv_op : public own_op<datagram, Throw> {
 
 // Receives one datagram into buf (borrowed until it arrives, or until the socket closes if
 // the awaiter goes first; a datagram arriving after that is not kept). Binds an unbound
-// socket to the IPv4 wildcard first, as udp::recv_start.
+// socket to the IPv4 wildcard first, as udp::recv_start. Closing the socket while a task
+// waits here resumes it with errc::operation_canceled.
 inline detail::recv_op<true> receive(udp& u, mutable_buffer buf) { return {u, buf}; }
 inline detail::recv_op<false> receive(udp& u, mutable_buffer buf, nothrow_t) { return {u, buf}; }
 

@@ -43,6 +43,12 @@ class EDDY_API udp final : public handle {
 
   std::error_code recv_start(alloc_callback alloc, udp_recv_callback on_recv);
   std::error_code recv_start(udp_recv_callback on_recv);
+  // Receives one datagram into buf (borrowed until on_recv runs), then stops receiving:
+  // on_recv runs exactly once, with the datagram, an error, or errc::operation_canceled when
+  // the socket is closed first (before the close callback; not when the handle is
+  // destroyed). recv_stop() ends it without calling on_recv. errc::invalid_argument for an
+  // empty buf, otherwise the errors of recv_start().
+  std::error_code recv_once(mutable_buffer buf, udp_recv_callback on_recv);
   void recv_stop() noexcept;
   [[nodiscard]] bool is_receiving() const noexcept;
 
