@@ -225,10 +225,13 @@ class loop_impl {
   std::error_code update_child_watch(bool spawning = false) noexcept;
   void process_children();
 
-  // Thread pool completions (src/threadpool.cpp): filled by pool threads, drained in poll.
+  // Thread pool completions (src/threadpool.cpp): a list linked through work_state::done_next,
+  // filled by pool threads (and by cancel()), drained in poll. Guarded by work_mutex_.
   std::mutex work_mutex_;
-  std::vector<std::shared_ptr<work_state>> work_done_;
-  void post_work_done(std::shared_ptr<work_state> w);
+  work_state* work_done_head_ = nullptr;
+  work_state* work_done_tail_ = nullptr;
+  // Appends w (with a reference for the loop) and wakes the loop. Any thread.
+  void post_work_done(work_state* w);
   void process_work();
 
   operation* pending_head_ = nullptr;
