@@ -225,12 +225,12 @@ class loop_impl {
   std::error_code update_child_watch(bool spawning = false) noexcept;
   void process_children();
 
-  // Thread pool completions (src/threadpool.cpp): a list linked through work_state::done_next,
-  // filled by pool threads (and by cancel()), drained in poll. Guarded by work_mutex_.
+  // Thread pool completions (src/threadpool.cpp): a stack linked through work_state::done_next,
+  // pushed by pool threads (and by cancel()), drained in poll under work_mutex_, which also
+  // guards pushing onto an empty stack and the wake that goes with it.
   std::mutex work_mutex_;
-  work_state* work_done_head_ = nullptr;
-  work_state* work_done_tail_ = nullptr;
-  // Appends w (with a reference for the loop) and wakes the loop. Any thread.
+  std::atomic<work_state*> work_done_{nullptr};
+  // Pushes w (with a reference for the loop) and wakes the loop if needed. Any thread.
   void post_work_done(work_state* w);
   void process_work();
 

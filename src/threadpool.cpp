@@ -16,8 +16,8 @@
 //   never holds the rest of its batch hostage;
 // - cancel() is a compare-and-swap on the job's stage, never a search: a worker skips a job
 //   it finds cancelled;
-// - a completion takes the loop's work mutex, but wakes the loop only when no wake is pending,
-//   and the loop drains every completion per wake.
+// - a completion is one compare-and-swap onto its loop's list; only the one that finds the
+//   list empty takes the loop's work mutex and wakes the loop, which drains the whole list.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -50,7 +50,7 @@ struct work_state {
   enum class stage : std::uint8_t { queued, running, canceled, done };
 
   work_state* next = nullptr;       // in the pool's queue; guarded by the pool's mutex
-  work_state* done_next = nullptr;  // in the loop's completion list; guarded by its work_mutex_
+  work_state* done_next = nullptr;  // in the loop's completion list (see post_work_done)
   std::atomic<std::uint32_t> refs{1};
   std::atomic<stage> st{stage::queued};
   work_kind kind = work_kind::cpu;
@@ -107,26 +107,40 @@ constexpr std::size_t max_batch = 32;
 // waiting, so a spinner gives way to the loop thread on a machine with few cores.
 constexpr int spin_rounds = 100;
 
-// One pool thread and the batch of jobs it took from the queue in one lock. batch[0, size) are
-// the jobs after the one it started at once; those from index `next` on are not claimed yet. A
-// claim is made right before the job runs: the owner claims with next.fetch_add, without the
-// lock; other workers claim the same way while holding the pool's mutex (see take_locked), so
-// a job behind a blocked one in a batch still runs. batch and size change only under the
-// mutex, by the owner, once every index was claimed, so no one reads a slot being refilled.
+// One pool thread and the batch of jobs it took from the queue in one lock (the jobs after the
+// one it started at once). A job of the batch is claimed right before it runs, by the owner or
+// by any other worker, without the pool's mutex: `state` packs the batch's generation, its size
+// and the index of the next job to claim, and a claim is a compare-and-swap that advances the
+// index. A claimer reads the slot before its compare-and-swap, which succeeds only if that
+// batch generation still had the slot unclaimed, so it never takes a slot being refilled. Only
+// the owner refills, under the pool's mutex, once every job was claimed.
 struct alignas(64) worker {
-  std::array<work_state*, max_batch> batch{};
-  std::size_t size = 0;
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> busy{false};  // running a job (for threadpool_stats); written by the owner
+  std::array<std::atomic<work_state*>, max_batch> batch{};
+  std::atomic<std::uint64_t> state{0};  // generation << 32 | size << 16 | next index
+  std::atomic<bool> busy{false};        // running a job (for threadpool_stats); written by the owner
   std::thread thread;
 
+  static std::uint64_t index_of(std::uint64_t s) noexcept { return s & 0xffff; }
+  static std::uint64_t size_of(std::uint64_t s) noexcept { return (s >> 16) & 0xffff; }
+
   work_state* claim() noexcept {
-    const std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-    return i < size ? batch[i] : nullptr;
+    std::uint64_t s = state.load(std::memory_order_acquire);
+    while (index_of(s) < size_of(s)) {
+      work_state* j = batch[index_of(s)].load(std::memory_order_relaxed);
+      if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return j;
+    }
+    return nullptr;
   }
   [[nodiscard]] std::size_t unclaimed() const noexcept {
-    const std::size_t i = next.load(std::memory_order_relaxed);
-    return i < size ? size - i : 0;
+    const std::uint64_t s = state.load(std::memory_order_acquire);
+    return index_of(s) < size_of(s) ? size_of(s) - index_of(s) : 0;
+  }
+  // Owner only, under the pool's mutex, with every job of the last batch claimed.
+  template <class Next>
+  void refill(std::size_t n, Next&& next) noexcept {
+    for (std::size_t i = 0; i < n; ++i) batch[i].store(next(), std::memory_order_relaxed);
+    const std::uint64_t generation = (state.load(std::memory_order_relaxed) >> 32) + 1;
+    state.store(generation << 32 | static_cast<std::uint64_t>(n) << 16, std::memory_order_release);
   }
 };
 
@@ -250,18 +264,13 @@ class threadpool {
   // I/O while fewer than half the threads run it (`slow` is set, and the caller gives the slot
   // back).
   work_state* take_locked(worker& self, bool& slow) {
-    for (auto& w : workers_) {
-      if (w.get() == &self || w->unclaimed() == 0) continue;
-      if (work_state* j = w->claim()) return j;
-    }
+    if (work_state* j = steal(self)) return j;
     const bool slow_ok = !slow_.empty() && slow_running_ < slow_limit_;
     if (!normal_.empty() && (!slow_ok || normal_first_)) {
       normal_first_ = false;  // alternate so neither queue waits behind the other forever
       const std::size_t n = std::clamp<std::size_t>(normal_.size() / workers_.size(), 1, max_batch);
       work_state* first = normal_.pop();
-      self.size = n - 1;
-      for (std::size_t i = 0; i + 1 < n; ++i) self.batch[i] = normal_.pop();
-      self.next.store(0, std::memory_order_relaxed);
+      self.refill(n - 1, [&] { return normal_.pop(); });
       update_hint_locked();
       return first;
     }
@@ -274,6 +283,21 @@ class threadpool {
       return w;
     }
     return nullptr;
+  }
+
+  // An unstarted job from another worker's batch, or nullptr. Without the lock.
+  work_state* steal(worker& self) noexcept {
+    for (auto& w : workers_) {
+      if (w.get() == &self || w->unclaimed() == 0) continue;
+      if (work_state* j = w->claim()) return j;
+    }
+    return nullptr;
+  }
+
+  // Whether anything may be waiting: queued jobs or unstarted jobs in a batch. Without the lock.
+  bool work_waiting() const noexcept {
+    if (queued_hint_.load(std::memory_order_relaxed) != 0) return true;
+    return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->unclaimed() > 0; });
   }
 
   // Runs w unless it was cancelled, then hands it to its loop with the pool's reference;
@@ -299,44 +323,47 @@ class threadpool {
   }
 
   void run(worker& self) {
-    std::unique_lock lock(mutex_);
+    std::unique_lock lock(mutex_, std::defer_lock);
     for (;;) {
       bool slow = false;
-      bool spun = false;
-      work_state* w = nullptr;
-      while (!stopping_ && (w = take_locked(self, slow)) == nullptr) {
-        if (!spun && !spinning_) {
-          // Be the spinner for a while; submit() does not signal while there is one. The
-          // queue is checked again under the lock, so a job pushed meanwhile is not missed.
-          spinning_ = true;
-          lock.unlock();
-          for (int i = 0; i < spin_rounds && queued_hint_.load(std::memory_order_relaxed) == 0; ++i) {
-            std::this_thread::yield();
+      // The oldest unstarted jobs first (see take_locked), without the lock if there are any.
+      work_state* w = steal(self);
+      if (w == nullptr) {
+        lock.lock();
+        bool spun = false;
+        while (!stopping_ && (w = take_locked(self, slow)) == nullptr) {
+          if (!spun && !spinning_) {
+            // Be the spinner for a while; submit() does not signal while there is one. The
+            // queue is checked again under the lock, so a job pushed meanwhile is not missed.
+            spinning_ = true;
+            lock.unlock();
+            for (int i = 0; i < spin_rounds && !work_waiting(); ++i) std::this_thread::yield();
+            lock.lock();
+            spinning_ = false;
+            spun = true;
+            continue;
           }
-          lock.lock();
-          spinning_ = false;
-          spun = true;
-          continue;
+          ++idle_;
+          cv_.wait(lock);
+          --idle_;
+          waking_ = 0;  // whichever sleeper wakes first takes the signal
+          spun = false;
         }
-        ++idle_;
-        cv_.wait(lock);
-        --idle_;
-        waking_ = 0;  // whichever sleeper wakes first takes the signal
-        spun = false;
+        if (w == nullptr) return;  // stopping
+        // More work than this worker took, and nobody awake looking for it: wake the next.
+        const bool wake = work_left_locked() && want_wake_locked();
+        lock.unlock();
+        if (wake) cv_.notify_one();
       }
-      if (w == nullptr) return;  // stopping
-      // More work than this worker took, and nobody awake looking for it: wake the next.
-      const bool wake = work_left_locked() && want_wake_locked();
-      lock.unlock();
-      if (wake) cv_.notify_one();
 
       execute(self, w);
-      if (!slow) {
+      if (slow) {
+        lock.lock();
+        --slow_running_;
+        lock.unlock();
+      } else {
         while (work_state* j = self.claim()) execute(self, j);
       }
-
-      lock.lock();
-      if (slow) --slow_running_;
     }
   }
 
@@ -361,26 +388,36 @@ class threadpool {
 }  // namespace
 
 void loop_impl::post_work_done(work_state* w) {
-  // Wake while holding the lock: the loop drains the list under the same lock, so by the
-  // time it can see this completion (and maybe close itself and its port), the wake has
-  // finished touching the port. The plain load first spares the exchange's cache-line
-  // write while the loop is already woken; it cannot miss a reset, which the loop makes
-  // before it takes this lock to drain.
-  std::lock_guard lock(work_mutex_);
-  w->done_next = nullptr;
-  (work_done_tail_ != nullptr ? work_done_tail_->done_next : work_done_head_) = w;
-  work_done_tail_ = w;
-  if (!wake_pending_.load(std::memory_order_relaxed) && !wake_pending_.exchange(true, std::memory_order_seq_cst)) {
-    wake();
+  // Onto a list that is not empty: one compare-and-swap, and nothing of the loop is touched
+  // after it. Whoever made the list non-empty did so under work_mutex_ (below) and wakes the
+  // loop before unlocking, and the loop drains under the same mutex, so the loop cannot see
+  // this completion (and maybe close itself and its port) before that wake is done.
+  work_state* head = work_done_.load(std::memory_order_relaxed);
+  while (head != nullptr) {
+    w->done_next = head;
+    if (work_done_.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed)) return;
   }
+  std::lock_guard lock(work_mutex_);
+  head = work_done_.load(std::memory_order_relaxed);
+  do {
+    w->done_next = head;
+  } while (!work_done_.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed));
+  if (head == nullptr && !wake_pending_.exchange(true, std::memory_order_seq_cst)) wake();
 }
 
 void loop_impl::process_work() {
-  work_state* w = nullptr;
+  work_state* newest = nullptr;
   {
     std::lock_guard lock(work_mutex_);
-    w = std::exchange(work_done_head_, nullptr);
-    work_done_tail_ = nullptr;
+    newest = work_done_.exchange(nullptr, std::memory_order_acquire);
+  }
+  // The list is newest first: reverse it, so after_work callbacks run in completion order.
+  work_state* w = nullptr;
+  while (newest != nullptr) {
+    work_state* const older = newest->done_next;
+    newest->done_next = w;
+    w = newest;
+    newest = older;
   }
   while (w != nullptr) {
     work_state* const next = w->done_next;
