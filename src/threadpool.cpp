@@ -162,6 +162,23 @@ class threadpool {
   // Takes over the pool's reference to w. False when the pool cannot run (a bad
   // EDDY_THREADPOOL_SIZE): the caller fails the work and keeps the reference.
   bool submit(work_state* w) {
+    if (w->kind != work_kind::slow_io && running_.load(std::memory_order_acquire)) {
+      // The common case, without the mutex: onto the inbox, then signal only if a worker
+      // sleeps, none spins and no signal is on its way. seq_cst pairs the push and the read
+      // of idle_ with a sleeper's increment of idle_ and its last look at the inbox: either
+      // the sleeper sees this job, or this sees the sleeper.
+      work_state* head = inbox_.load(std::memory_order_relaxed);
+      do {
+        w->next = head;
+      } while (!inbox_.compare_exchange_weak(head, w, std::memory_order_seq_cst, std::memory_order_relaxed));
+      if (idle_.load(std::memory_order_seq_cst) == 0 || spinning_.load(std::memory_order_seq_cst)) return true;
+      if (waking_.exchange(true, std::memory_order_seq_cst)) return true;
+      // A sleeper holds the mutex from its last look at the inbox until it waits: once this
+      // gets the mutex, the sleeper is waiting and the signal reaches it.
+      { std::lock_guard lock(mutex_); }
+      cv_.notify_one();
+      return true;
+    }
     bool wake = false;
     {
       std::lock_guard lock(mutex_);
@@ -181,6 +198,7 @@ class threadpool {
 
   threadpool_metrics stats() {
     std::lock_guard lock(mutex_);
+    absorb_inbox_locked();
     // Jobs in the queues and unstarted in batches, less the cancelled ones among them; a
     // snapshot, so a job between its claim and its start may be counted in neither.
     std::size_t waiting = normal_.size() + slow_.size();
@@ -201,6 +219,7 @@ class threadpool {
     cv_.notify_all();
     for (auto& w : workers_) w->thread.join();
     // Only at process exit, with loops gone or leaked: drop what never ran.
+    absorb_inbox_locked();
     for (auto* q : {&normal_, &slow_}) {
       while (work_state* w = q->pop()) release(w);
     }
@@ -237,14 +256,34 @@ class threadpool {
     for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>());
     // Started after the vector is complete: a worker looks at the others' batches.
     for (auto& w : workers_) w->thread = std::thread([this, &self = *w] { run(self); });
+    running_.store(true, std::memory_order_release);
   }
 
   // Whether to signal a sleeping worker: one sleeps and no signal is already on its way (the
   // worker that gets it wakes the next if work remains). Marks the signal as sent.
   bool want_wake_locked() noexcept {
-    if (idle_ == 0 || waking_ != 0 || spinning_) return false;
-    waking_ = 1;
-    return true;
+    if (idle_.load(std::memory_order_seq_cst) == 0 || spinning_.load(std::memory_order_seq_cst)) return false;
+    return !waking_.exchange(true, std::memory_order_seq_cst);
+  }
+
+  // Moves what submit() pushed onto the inbox (newest first) to the end of the normal queue,
+  // oldest first.
+  void absorb_inbox_locked() noexcept {
+    work_state* newest = inbox_.exchange(nullptr, std::memory_order_acquire);
+    if (newest == nullptr) return;
+    work_state* oldest = nullptr;
+    while (newest != nullptr) {
+      work_state* const older = newest->next;
+      newest->next = oldest;
+      oldest = newest;
+      newest = older;
+    }
+    while (oldest != nullptr) {
+      work_state* const next = oldest->next;
+      normal_.push(oldest);
+      oldest = next;
+    }
+    update_hint_locked();
   }
 
   void update_hint_locked() noexcept { queued_hint_.store(normal_.size() + slow_.size(), std::memory_order_relaxed); }
@@ -253,6 +292,7 @@ class threadpool {
   // or unstarted jobs in a batch it could steal.
   bool work_left_locked() const noexcept {
     if (!normal_.empty() || (!slow_.empty() && slow_running_ < slow_limit_)) return true;
+    if (inbox_.load(std::memory_order_relaxed) != nullptr) return true;
     return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->unclaimed() > 0; });
   }
 
@@ -265,6 +305,7 @@ class threadpool {
   // back).
   work_state* take_locked(worker& self, bool& slow) {
     if (work_state* j = steal(self)) return j;
+    absorb_inbox_locked();
     const bool slow_ok = !slow_.empty() && slow_running_ < slow_limit_;
     if (!normal_.empty() && (!slow_ok || normal_first_)) {
       normal_first_ = false;  // alternate so neither queue waits behind the other forever
@@ -296,7 +337,7 @@ class threadpool {
 
   // Whether anything may be waiting: queued jobs or unstarted jobs in a batch. Without the lock.
   bool work_waiting() const noexcept {
-    if (queued_hint_.load(std::memory_order_relaxed) != 0) return true;
+    if (queued_hint_.load(std::memory_order_relaxed) != 0 || inbox_.load(std::memory_order_relaxed) != nullptr) return true;
     return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->unclaimed() > 0; });
   }
 
@@ -332,21 +373,25 @@ class threadpool {
         lock.lock();
         bool spun = false;
         while (!stopping_ && (w = take_locked(self, slow)) == nullptr) {
-          if (!spun && !spinning_) {
+          if (!spun && !spinning_.load(std::memory_order_relaxed)) {
             // Be the spinner for a while; submit() does not signal while there is one. The
             // queue is checked again under the lock, so a job pushed meanwhile is not missed.
-            spinning_ = true;
+            spinning_.store(true, std::memory_order_seq_cst);
             lock.unlock();
             for (int i = 0; i < spin_rounds && !work_waiting(); ++i) std::this_thread::yield();
             lock.lock();
-            spinning_ = false;
+            spinning_.store(false, std::memory_order_seq_cst);
             spun = true;
             continue;
           }
-          ++idle_;
-          cv_.wait(lock);
-          --idle_;
-          waking_ = 0;  // whichever sleeper wakes first takes the signal
+          // Announce the sleep, then look at the inbox once more (see submit). A signal marked
+          // as on its way may have found no sleeper; clearing the mark costs at most a spare
+          // signal, and keeps it from stopping the next submit's.
+          idle_.fetch_add(1, std::memory_order_seq_cst);
+          waking_.store(false, std::memory_order_seq_cst);
+          if (inbox_.load(std::memory_order_seq_cst) == nullptr) cv_.wait(lock);
+          idle_.fetch_sub(1, std::memory_order_seq_cst);
+          waking_.store(false, std::memory_order_seq_cst);  // whichever sleeper wakes first takes the signal
           spun = false;
         }
         if (w == nullptr) return;  // stopping
@@ -374,9 +419,13 @@ class threadpool {
   std::size_t wanted_ = 0;
   std::size_t slow_limit_ = 1;
   std::size_t slow_running_ = 0;
-  std::size_t idle_ = 0;    // workers waiting on cv_
-  std::size_t waking_ = 0;  // 1 while a signal is on its way to a sleeper
-  bool spinning_ = false;   // a worker is spinning (see spin_rounds)
+  // Jobs submit() pushed without the mutex, newest first; moved to normal_ under the mutex.
+  std::atomic<work_state*> inbox_{nullptr};
+  std::atomic<bool> running_{false};  // the workers exist: submit() may use the inbox
+  // Changed under the mutex, read by submit() without it.
+  std::atomic<std::size_t> idle_{0};   // workers waiting on cv_ (or about to)
+  std::atomic<bool> waking_{false};    // a signal is on its way to a sleeper
+  std::atomic<bool> spinning_{false};  // a worker is spinning (see spin_rounds)
   // normal_.size() + slow_.size(), for the spinner to read without the lock; written under it.
   std::atomic<std::size_t> queued_hint_{0};
   std::atomic<std::size_t> canceled_waiting_{0};  // cancelled jobs no worker has skipped yet
