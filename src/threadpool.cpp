@@ -6,10 +6,10 @@
 // What a job costs, and why (a burst of trivial jobs is the case this is built for):
 // - one allocation: work_state holds the work, the callback, the stage and the links, shared
 //   by an intrusive reference count between the work_request copies, the pool and the loop;
-// - a submit signals a worker only when one sleeps, no wake is already on its way and no
-//   worker is spinning (a worker that runs dry yields for a while before it sleeps); a worker
-//   that takes work while more waits wakes the next sleeper (a cascade). A burst costs a few
-//   futex calls, not one per job;
+// - a submit pushes onto a lock-free inbox and signals a worker only when one sleeps, no wake
+//   is already on its way and no worker is spinning (a worker that runs dry yields for a while
+//   before it sleeps); a worker that takes work while more waits wakes the next sleeper (a
+//   cascade). A burst costs a few futex calls, not one per job;
 // - a worker takes a batch of jobs per lock when the queue is deep. The jobs of a batch it has
 //   not started stay claimable by the other workers, who take them before anything newer
 //   (see worker and take_locked), so jobs still start in queue order and a job that blocks
