@@ -422,7 +422,8 @@ class threadpool {
   // Jobs submit() pushed without the mutex, newest first; moved to normal_ under the mutex.
   std::atomic<work_state*> inbox_{nullptr};
   std::atomic<bool> running_{false};  // the workers exist: submit() may use the inbox
-  // Changed under the mutex, read by submit() without it.
+  // idle_ and spinning_ change under the mutex and submit() reads them without it; waking_ is
+  // set by whoever decides to signal (submit() without the mutex) and cleared by sleepers.
   std::atomic<std::size_t> idle_{0};   // workers waiting on cv_ (or about to)
   std::atomic<bool> waking_{false};    // a signal is on its way to a sleeper
   std::atomic<bool> spinning_{false};  // a worker is spinning (see spin_rounds)
