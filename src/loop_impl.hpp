@@ -225,10 +225,13 @@ class loop_impl {
   std::error_code update_child_watch(bool spawning = false) noexcept;
   void process_children();
 
-  // Thread pool completions (src/threadpool.cpp): filled by pool threads, drained in poll.
+  // Thread pool completions (src/threadpool.cpp): a stack linked through work_state::done_next,
+  // pushed by pool threads (and by cancel()), drained in poll under work_mutex_, which also
+  // guards pushing onto an empty stack and the wake that goes with it.
   std::mutex work_mutex_;
-  std::vector<std::shared_ptr<work_state>> work_done_;
-  void post_work_done(std::shared_ptr<work_state> w);
+  std::atomic<work_state*> work_done_{nullptr};
+  // Pushes w (with a reference for the loop) and wakes the loop if needed. Any thread.
+  void post_work_done(work_state* w);
   void process_work();
 
   operation* pending_head_ = nullptr;

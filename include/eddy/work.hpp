@@ -12,8 +12,8 @@
 
 #include <cstddef>
 #include <functional>
-#include <memory>
 #include <system_error>
+#include <utility>
 
 #include "eddy/export.hpp"
 
@@ -31,10 +31,21 @@ namespace detail {
 struct work_state;
 }
 
-// A queued piece of work. Copyable; cancel() works until the work has started.
+// A queued piece of work. Copyable; cancel() works until the work has started. Each copy
+// holds a reference to the request's record (one allocation per queue_work, shared with the
+// pool and the loop), so a work_request may outlive its completion and its loop; copies and
+// destruction are safe on any thread, cancel() is for the loop thread.
 class EDDY_API work_request {
  public:
   work_request() = default;
+  work_request(const work_request& other) noexcept;
+  work_request(work_request&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  work_request& operator=(work_request other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~work_request();
+
   // Cancels work that has not started: after_work then runs with errc::operation_canceled.
   // Returns false if it already started or finished. Loop thread only.
   bool cancel() noexcept;
@@ -42,8 +53,8 @@ class EDDY_API work_request {
  private:
   friend EDDY_API work_request queue_work(eddy::loop&, std::function<void()>, std::function<void(std::error_code)>,
                                           work_kind);
-  explicit work_request(std::shared_ptr<detail::work_state> s) : state_(std::move(s)) {}
-  std::shared_ptr<detail::work_state> state_;
+  explicit work_request(detail::work_state* adopted) noexcept : state_(adopted) {}  // takes over one reference
+  detail::work_state* state_ = nullptr;
 };
 
 // Runs `work` on a pool thread, then `after_work` on the loop thread (with an empty code, or
