@@ -146,7 +146,14 @@ void port::probe_file_ops(const io_uring_params& params) noexcept {
   if (has(IORING_OP_WRITEV) && cur_pos) file_ops_ |= bit(detail::op_kind::file_write);
   if (has(IORING_OP_STATX)) file_ops_ |= bit(detail::op_kind::file_stat);
   if (has(IORING_OP_FSYNC)) file_ops_ |= bit(detail::op_kind::file_sync);
+  single_rw_ = has(IORING_OP_READ) && has(IORING_OP_WRITE);
   io_uring_free_probe(probe);
+}
+
+// One buffer of at most what one read or write moves (Linux's MAX_RW_COUNT): the plain
+// opcode then saves the kernel importing an iovec.
+bool port::single_buffer(const detail::operation& op) const noexcept {
+  return single_rw_ && op.nbufs == 1 && op.bufs[0].len <= 0x7ffff000u;
 }
 
 void port::prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept {
@@ -160,11 +167,19 @@ void port::prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept {
     case detail::op_kind::file_close:
       io_uring_prep_close(sqe, fd);
       break;
-    case detail::op_kind::file_read:
-      io_uring_prep_readv(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));  // -1: the position
+    case detail::op_kind::file_read:  // offset -1: the file position
+      if (single_buffer(op)) {
+        io_uring_prep_read(sqe, fd, iov->iov_base, static_cast<unsigned>(iov->iov_len), static_cast<__u64>(op.offset));
+      } else {
+        io_uring_prep_readv(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));
+      }
       break;
     case detail::op_kind::file_write:
-      io_uring_prep_writev(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));
+      if (single_buffer(op)) {
+        io_uring_prep_write(sqe, fd, iov->iov_base, static_cast<unsigned>(iov->iov_len), static_cast<__u64>(op.offset));
+      } else {
+        io_uring_prep_writev(sqe, fd, iov, op.nbufs, static_cast<__u64>(op.offset));
+      }
       break;
     case detail::op_kind::file_stat: {
       const int no_follow = (op.flags & detail::stat_no_follow) != 0 ? AT_SYMLINK_NOFOLLOW : 0;

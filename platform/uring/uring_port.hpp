@@ -81,7 +81,9 @@ class port {
 
   void probe_file_ops(const io_uring_params& params) noexcept;
   void prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept;
+  bool single_buffer(const detail::operation& op) const noexcept;
   unsigned file_ops_ = 0;  // bit (kind - file_open) for each file kind the ring runs
+  bool single_rw_ = false;  // IORING_OP_READ / WRITE: one buffer without an iovec to import
 
   io_uring ring_{};
   bool open_ = false;
