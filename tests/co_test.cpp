@@ -620,29 +620,7 @@ TEST_P(CoTest, ResolveErrorsWithoutAServer) {
 
 // co::resolve against dnsmasq (dns_server.hpp), as the resolver's own tests; skipped where
 // they skip (no c-ares: the Windows build).
-class CoResolveTest : public CoTest {
- protected:
-  static void SetUpTestSuite() {
-    if (!eddy_test::have_cares) {
-      skip_reason_ = "eddy was built without c-ares: dns::resolver reports not_supported";
-      return;
-    }
-    server_ = new eddy_test::dns_server;
-    skip_reason_ = server_->start();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) server_->stop();
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    CoTest::SetUp();
-    if (IsSkipped()) return;
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-  }
-  static inline eddy_test::dns_server* server_ = nullptr;
-  static inline std::string skip_reason_;
-};
+class CoResolveTest : public eddy_test::with_dns_server<CoTest> {};
 EDDY_INSTANTIATE_PORTS(CoResolveTest);
 
 TEST_P(CoResolveTest, EveryRecordTypeAndTheErrors) {

@@ -4,6 +4,8 @@
 // stand-ins whose start() says why the tests skip. Used by resolve_test and co_test.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -200,5 +202,32 @@ class dns_server {
   [[nodiscard]] std::string address() const { return {}; }
 };
 #endif
+
+// A fixture base: Fixture (a PortTest) with one dnsmasq for the whole suite in server_;
+// every test skips, with the reason, where there is none (no c-ares, no dnsmasq).
+template <class Fixture>
+class with_dns_server : public Fixture {
+ protected:
+  static void SetUpTestSuite() {
+    if (!have_cares) {
+      skip_reason_ = "eddy was built without c-ares: dns::resolver reports not_supported";
+      return;
+    }
+    server_ = new dns_server;
+    skip_reason_ = server_->start();
+  }
+  static void TearDownTestSuite() {
+    if (server_ != nullptr) server_->stop();
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    Fixture::SetUp();
+    if (this->IsSkipped()) return;
+    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+  }
+  static inline dns_server* server_ = nullptr;
+  static inline std::string skip_reason_;
+};
 
 }  // namespace eddy_test

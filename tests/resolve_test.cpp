@@ -19,33 +19,13 @@ using eddy::dns::record_type;
 using eddy::dns::records;
 using eddy_test::PortTest;
 
-using eddy_test::dns_server;
 using eddy_test::have_cares;
 using eddy_test::outcome;
 using eddy_test::query;
 using eddy_test::silent_server;
 
-class ResolveTest : public PortTest {
+class ResolveTest : public eddy_test::with_dns_server<PortTest> {
  protected:
-  static void SetUpTestSuite() {
-    if (!have_cares) {
-      skip_reason_ = "eddy was built without c-ares: dns::resolver reports not_supported";
-      return;
-    }
-    server_ = new dns_server;
-    skip_reason_ = server_->start();
-  }
-  static void TearDownTestSuite() {
-    if (server_ != nullptr) server_->stop();
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    PortTest::SetUp();
-    if (IsSkipped()) return;
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-  }
-
   // A resolver pointed at dnsmasq.
   std::unique_ptr<eddy::dns::resolver> make_resolver() {
     auto r = std::make_unique<eddy::dns::resolver>(loop(), eddy::dns::resolver_options{2000ms, 2});
@@ -60,9 +40,6 @@ class ResolveTest : public PortTest {
     r->close();
     return out;
   }
-
-  static inline dns_server* server_ = nullptr;
-  static inline std::string skip_reason_;
 };
 EDDY_INSTANTIATE_PORTS(ResolveTest);
 
