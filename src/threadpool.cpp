@@ -365,13 +365,16 @@ class threadpool {
 
   void run(worker& self) {
     std::unique_lock lock(mutex_, std::defer_lock);
+    bool after_slow = false;  // the last job this worker ran was slow I/O
     for (;;) {
       bool slow = false;
       // The oldest unstarted jobs first (see take_locked), without the lock if there are any.
       work_state* w = steal(self);
       if (w == nullptr) {
         lock.lock();
-        bool spun = false;
+        // Back from slow I/O (a lookup takes milliseconds), a worker sleeps at once: spinning
+        // would take CPU from the other slow jobs, for a latency nothing beside theirs.
+        bool spun = after_slow;
         while (!stopping_ && (w = take_locked(self, slow)) == nullptr) {
           if (!spun && !spinning_.load(std::memory_order_relaxed)) {
             // Be the spinner for a while; submit() does not signal while there is one. The
@@ -402,6 +405,7 @@ class threadpool {
       }
 
       execute(self, w);
+      after_slow = slow;
       if (slow) {
         lock.lock();
         --slow_running_;
