@@ -329,22 +329,8 @@ TEST_P(IpcLoopsTest, AListenerPassedToAnotherProcessServesThere) {
   const auto port = listener.local_address(lec).port();
   ASSERT_FALSE(lec);
 
-  eddy::process child(loop());
-  eddy::process_options o;
-  o.file = eddy_test::helper_path();
-  o.args = {o.file, "ipc-serve", name};
-  o.env_how = eddy::env_mode::add;
-  o.env = {"EDDY_BACKEND=" + std::string(eddy::to_string(GetParam()))};
-  o.stdio = {eddy::stdio_option::ignored(), eddy::stdio_option::inherited(), eddy::stdio_option::inherited()};
-  std::int64_t exit_status = -1;
-  int term_signal = -1;
-  ASSERT_FALSE(child.spawn(o, [&](std::int64_t st, int sig) {
-    exit_status = st;
-    term_signal = sig;
-    child.close();
-  }));
-  const int child_pid = child.pid();
-
+  // Listening before the child starts: it connects at once.
+  int child_pid = 0;
   std::error_code sent;
   ASSERT_FALSE(server.listen(1, [&](std::error_code ec) {
     ASSERT_FALSE(ec) << ec.message();
@@ -373,6 +359,22 @@ TEST_P(IpcLoopsTest, AListenerPassedToAnotherProcessServesThere) {
       });
     }));
   }));
+  eddy::process child(loop());
+  eddy::process_options o;
+  o.file = eddy_test::helper_path();
+  o.args = {o.file, "ipc-serve", name};
+  o.env_how = eddy::env_mode::add;
+  o.env = {"EDDY_BACKEND=" + std::string(eddy::to_string(GetParam()))};
+  o.stdio = {eddy::stdio_option::ignored(), eddy::stdio_option::inherited(), eddy::stdio_option::inherited()};
+  std::int64_t exit_status = -1;
+  int term_signal = -1;
+  ASSERT_FALSE(child.spawn(o, [&](std::int64_t st, int sig) {
+    exit_status = st;
+    term_signal = sig;
+    child.close();
+  }));
+  child_pid = child.pid();
+
   loop().run();
   EXPECT_FALSE(sent) << sent.message();
   EXPECT_EQ(exit_status, 0);
