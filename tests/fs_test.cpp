@@ -5,10 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -689,20 +687,7 @@ TEST_P(FsTest, TenThousandConcurrentReads) {
 }
 
 TEST_P(FsTest, CancelAQueuedRequest) {
-  // Occupy every pool thread so the next request stays queued.
-  const std::size_t threads = eddy_test::pool_threads();
-  std::mutex m;
-  std::condition_variable cv;
-  bool release = false;
-  for (std::size_t i = 0; i < threads; ++i) {
-    eddy::queue_work(
-        loop(),
-        [&] {
-          std::unique_lock lock(m);
-          cv.wait(lock, [&] { return release; });
-        },
-        [](std::error_code) {});
-  }
+  eddy_test::pool_blocker blocker(loop());  // the next request stays queued
   fs::error result;
   bool called = false;
   auto req = fs::mkdir(loop(), path("never"), 0755, [&](const fs::error& err) {
@@ -711,11 +696,7 @@ TEST_P(FsTest, CancelAQueuedRequest) {
   });
   EXPECT_TRUE(req.cancel());
   EXPECT_FALSE(req.cancel());  // only once
-  {
-    std::lock_guard lock(m);
-    release = true;
-  }
-  cv.notify_all();
+  blocker.release();
   loop().run();
   EXPECT_TRUE(called);
   EXPECT_EQ(result, errc::operation_canceled);
@@ -842,24 +823,8 @@ TEST_P(FsTest, NativeFileOperationsDoNotNeedThePool) {
       GTEST_SKIP() << eddy::to_string(GetParam()) << " runs file operations on the thread pool";
     }
   }
-  const std::size_t threads = eddy_test::pool_threads();
-  std::mutex m;
-  std::condition_variable cv;
-  bool release = false;
-  const auto let_go = [&] {
-    std::lock_guard lock(m);
-    release = true;
-    cv.notify_all();
-  };
-  for (std::size_t i = 0; i < threads; ++i) {
-    eddy::queue_work(
-        loop(),
-        [&] {
-          std::unique_lock lock(m);
-          cv.wait(lock, [&] { return release; });
-        },
-        [](std::error_code) {});
-  }
+  eddy_test::pool_blocker blocker(loop());  // pool requests would wait: native ones do not
+  const auto let_go = [&] { blocker.release(); };
   bool finished = false, timed_out = false;
   eddy::timer guard(loop());
   guard.start(std::chrono::seconds(10), [&] {

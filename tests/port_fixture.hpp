@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -64,6 +67,39 @@ inline std::size_t pool_threads() {
   probe_loop->run();
   return eddy::threadpool_stats().threads;
 }
+
+// Occupies every pool thread with a job that waits until release(), so that the next request
+// stays queued. after_each runs on the loop thread as each job completes. Call release()
+// (from any thread) and run the loop before the blocker goes: its jobs use it until then.
+class pool_blocker {
+ public:
+  explicit pool_blocker(eddy::loop& loop, std::function<void(std::error_code)> after_each = [](std::error_code) {})
+      : threads_(pool_threads()) {
+    for (std::size_t i = 0; i < threads_; ++i) {
+      eddy::queue_work(
+          loop,
+          [this] {
+            std::unique_lock lock(m_);
+            cv_.wait(lock, [this] { return released_; });
+          },
+          after_each);
+    }
+  }
+  void release() {
+    {
+      std::lock_guard lock(m_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  [[nodiscard]] std::size_t threads() const noexcept { return threads_; }
+
+ private:
+  const std::size_t threads_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
 
 // A local pipe name nobody else uses, per process and per call: a path under /tmp on Linux,
 // \\.\pipe\NAME on Windows.

@@ -66,37 +66,18 @@ TEST_P(WorkTest, ManyCompletionsArriveAndAllRun) {
 }
 
 TEST_P(WorkTest, CancelBeforeItStarts) {
-  // Occupy every pool thread so the next request stays queued.
-  const std::size_t threads = eddy_test::pool_threads();
-  std::mutex m;
-  std::condition_variable cv;
-  bool release = false;
   int blockers_done = 0;
-  std::atomic<std::size_t> started{0};
-  for (std::size_t i = 0; i < threads; ++i) {
-    eddy::queue_work(
-        loop(),
-        [&] {
-          started.fetch_add(1);
-          std::unique_lock lock(m);
-          cv.wait(lock, [&] { return release; });
-        },
-        [&](std::error_code) { ++blockers_done; });
-  }
+  eddy_test::pool_blocker blocker(loop(), [&](std::error_code) { ++blockers_done; });  // the next job stays queued
   bool ran = false;
   std::error_code result;
   auto req = eddy::queue_work(loop(), [&] { ran = true; }, [&](std::error_code ec) { result = ec; });
   EXPECT_TRUE(req.cancel());
   EXPECT_FALSE(req.cancel());  // only once
-  {
-    std::lock_guard lock(m);
-    release = true;
-  }
-  cv.notify_all();
+  blocker.release();
   loop().run();
   EXPECT_FALSE(ran);
   EXPECT_EQ(result, eddy::errc::operation_canceled);
-  EXPECT_EQ(blockers_done, static_cast<int>(threads));
+  EXPECT_EQ(blockers_done, static_cast<int>(blocker.threads()));
   EXPECT_FALSE(eddy::work_request{}.cancel());
 }
 
