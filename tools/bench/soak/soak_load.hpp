@@ -102,18 +102,23 @@ struct options {
   std::size_t slow_tick_ms = 0;  // a slow reader takes 4 KiB per tick
 };
 
-inline long rss_kib(pid_t pid) {
+// A field of /proc/PID/status in KiB: "VmRSS:" (resident) or "VmData:" (heap and other
+// private address space: when it stays flat while VmRSS grows, memory already allocated is
+// being touched, not leaked).
+inline long status_kib(pid_t pid, const char* field) {
   std::string path = "/proc/" + std::to_string(pid) + "/status";
   FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) return -1;
   char line[256];
   long kib = -1;
   while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "VmRSS:", 6) == 0) kib = std::strtol(line + 6, nullptr, 10);
+    const std::size_t n = std::strlen(field);
+    if (std::strncmp(line, field, n) == 0) kib = std::strtol(line + n, nullptr, 10);
   }
   std::fclose(f);
   return kib;
 }
+inline long rss_kib(pid_t pid) { return status_kib(pid, "VmRSS:"); }
 
 inline long fd_count(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/fd";
@@ -129,7 +134,8 @@ inline long fd_count(pid_t pid) {
 
 class soak {
  public:
-  soak(const options& o, int port) : o_(o), port_(port), rng_{o.seed}, slots_(o.connections) {
+  soak(const options& o, int port)
+      : o_(o), port_(port), rng_{o.seed}, slots_(o.connections), opened_(o.connections), cycled_(o.connections) {
     scratch_.resize(256 * 1024);
     expect_.resize(256 * 1024);
   }
@@ -139,8 +145,9 @@ class soak {
   std::size_t bytes_sent = 0, bytes_checked = 0, max_live = 0, slow_max_in_flight = 0;
   double live_sum = 0;
   std::size_t live_samples = 0;
-  long rss_warm = -1, rss_peak = -1, fds_peak = -1;
-  double ramp_seconds = -1;  // when every slot first had a connection (-1: never)
+  long rss_warm = -1, rss_peak = -1, fds_peak = -1, data_warm = -1;
+  double ramp_seconds = -1;   // when every slot first had a connection (-1: never)
+  double cycle_seconds = -1;  // when every slow slot's first connection had ended: warm-up starts
 
   // Runs the load until the deadline and the open connections have finished. False if the
   // epoll set could not be made or the server died.
@@ -195,13 +202,17 @@ class soak {
           live_sum += static_cast<double>(live_);
           ++live_samples;
         }
-        if (!ramped && next_id_ >= slots_.size()) {
-          ramped = true;  // every slot has had a connection: warm-up starts
+        if (!ramped && opened_slots_ == slots_.size()) {
+          ramped = true;  // every slot has had a connection
           ramp_seconds = t;
         }
-        if (ramped && !warm && t >= ramp_seconds + o_.warmup) {
+        // Warm-up: every slow slot has been through one whole connection (the slow readers'
+        // queues have grown and drained once), then --warmup seconds more.
+        if (cycle_seconds < 0 && slow_cycled_ == slots_.size() / 20) cycle_seconds = t;
+        if (cycle_seconds >= 0 && !warm && t >= cycle_seconds + o_.warmup) {
           warm = true;
-          rss_warm = rss_kib(server);
+          rss_warm = std::max(rss_peak, rss_kib(server));  // the high-water mark so far
+          data_warm = status_kib(server, "VmData:");
         }
       }
       max_live = std::max(max_live, live_);
@@ -238,6 +249,10 @@ class soak {
     c = conn{};
     c.k = kind_of(slot);
     c.id = next_id_++;
+    if (!opened_[slot]) {
+      opened_[slot] = true;
+      ++opened_slots_;
+    }
     c.seed = splitmix(o_.seed * 0x100000001b3ULL + c.id);
     if (c.k == kind::slow) {
       c.total = o_.slow_bytes;
@@ -412,6 +427,10 @@ class soak {
   void drop(std::size_t slot) {
     conn& c = slots_[slot];
     if (!c.confirmed) --unconfirmed_;
+    if (c.k == kind::slow && !cycled_[slot]) {
+      cycled_[slot] = true;
+      ++slow_cycled_;
+    }
     if (c.k == kind::slow) {
       slow_time_ += seconds_since(c.opened);
       ++slow_ended_;
@@ -435,6 +454,8 @@ class soak {
   std::uint64_t next_id_ = 0;
   bool server_gone_ = false;
   bool stopping_ = false;
+  std::vector<bool> opened_, cycled_;  // per slot: had a connection; (slow) had one end
+  std::size_t opened_slots_ = 0, slow_cycled_ = 0;
   double slow_time_ = 0;
   std::size_t slow_ended_ = 0;
 };
