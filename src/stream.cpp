@@ -163,8 +163,10 @@ void stream_impl::on_read_complete(operation* op) {
     n = static_cast<std::size_t>(op->result);
     if (n == 0) ec = make_error_code(errc::eof);
   }
-  if (ec == errc::operation_canceled) {
-    s.start_read();  // read_stop() cancelled it; read_start() may have come since
+  if (ec == errc::operation_canceled || ec == errc::would_block) {
+    // read_stop() cancelled it (read_start() may have come since), or nothing was read:
+    // io_uring can hand EAGAIN back for a non-blocking socket (see on_write_complete).
+    s.start_read();
     return;
   }
   if (!s.reading_) {
@@ -271,9 +273,17 @@ void stream_impl::on_write_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
   write_request* r = s.write_head_;
+  if (op->error == errc::would_block && !s.closing_) {
+    // Nothing was sent: io_uring hands EAGAIN back for a non-blocking socket when a send it
+    // already waited for once finds no room again. Send again (a new request waits afresh).
+    s.start_write();
+    return;
+  }
   if (op->error) {
-    // The stream is broken for writing: fail this and every queued write, in order.
+    // The stream is broken for writing: fail this and every queued write, in order; a
+    // shutdown waiting for them then completes (with shutdown's own result).
     s.fail_writes(op->error);
+    if (!s.closing_) s.finish_shutdown_if_ready();
     return;
   }
   std::size_t n = static_cast<std::size_t>(op->result);
