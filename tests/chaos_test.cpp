@@ -9,6 +9,7 @@
 //
 // The targeted tests below cover callbacks that replace themselves from inside (start or
 // listen again with a new callback while the old one runs), each once, deterministically.
+#include <cstdio>
 #include <filesystem>
 #include <random>
 
@@ -48,7 +49,9 @@ TEST_P(ChaosTest, RandomOperationsInEveryState) {
   const auto seeds = chaos::seeds();
   std::size_t ran = 0;
   for (const std::uint64_t seed : seeds) {
-    SCOPED_TRACE("EDDY_CHAOS_SEED=" + std::to_string(seed) + " on " + std::string(eddy::to_string(GetParam())));
+    const std::string trace = "EDDY_CHAOS_SEED=" + std::to_string(seed) + " on " + std::string(eddy::to_string(GetParam()));
+    SCOPED_TRACE(trace);
+    std::fprintf(stderr, "chaos: %s\n", trace.c_str());  // named even when a sanitizer aborts the run
     std::error_code ec;
     auto l = eddy::loop::create(eddy::loop_options{GetParam()}, ec);
     ASSERT_TRUE(l) << ec.message();
@@ -78,7 +81,7 @@ TEST_P(ChaosTest, RandomOperationsInEveryState) {
     ++ran;
     if (HasFailure()) break;  // the seed above is the one to replay
   }
-  std::printf("%zu chaos seed(s) ran on %s\n", ran, std::string(eddy::to_string(GetParam())).c_str());
+  std::printf("%s chaos seed(s) ran on %s\n", std::to_string(ran).c_str(), std::string(eddy::to_string(GetParam())).c_str());
 }
 
 // A callback big enough to live on the heap (std::function's small buffer holds less), so
@@ -221,6 +224,24 @@ TEST_P(ChaosTest, DrainCallbackReplacesItself) {
   EXPECT_EQ(first, 1);
   EXPECT_EQ(second, 1);
   EXPECT_EQ(seen, 8u + 16u);
+}
+
+// An async callback that closes the next async handle of the loop (both sent in the same
+// iteration): the loop must not walk into the closed one's unlinked list node.
+TEST_P(ChaosTest, AsyncCallbackClosesAnotherAsync) {
+  int a_calls = 0, b_calls = 0;
+  std::unique_ptr<eddy::async> b;
+  eddy::async a(loop(), [&] {
+    ++a_calls;
+    b->close();
+    a.close();
+  });
+  b = std::make_unique<eddy::async>(loop(), [&] { ++b_calls; });
+  a.send();
+  b->send();
+  loop().run();
+  EXPECT_EQ(a_calls, 1);
+  EXPECT_EQ(b_calls, 0);
 }
 
 }  // namespace
