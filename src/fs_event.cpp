@@ -43,6 +43,7 @@ class fs_event_impl final : public handle_base {
     current_ = w;
     path_ = std::string(path);
     cb_ = std::move(cb);
+    ++cb_generation_;
     set_active(true);
     read(*w);
     return {};
@@ -125,14 +126,20 @@ class fs_event_impl final : public handle_base {
     if (h.closing_ && h.ops_in_flight_ == 0) h.queue_for_close();
   }
 
+  // The callback may stop and start the watch again with a new callback: it runs from a
+  // local, so that start() does not destroy it while it runs.
   void deliver(std::error_code ec, std::string_view name, unsigned events) {
     if (!cb_) return;
-    loop_.invoke([&] { cb_(ec, name, events); });
+    const std::uint32_t generation = cb_generation_;
+    fs_event_callback fn = std::move(cb_);
+    loop_.invoke([&] { fn(ec, name, events); });
+    if (cb_generation_ == generation) cb_ = std::move(fn);
   }
 
   std::vector<std::unique_ptr<watch>> watches_;
   watch* current_ = nullptr;
   fs_event_callback cb_;
+  std::uint32_t cb_generation_ = 0;  // counts start()s: deliver() keeps a callback replaced meanwhile
   std::vector<fs_watch::change> changes_;
   std::uint32_t ops_in_flight_ = 0;
 };

@@ -74,7 +74,7 @@ class fs_poll_impl final : public timer_impl {
       last_error_ = err.code();
       const fs::stat_info prev = have_prev_ ? prev_ : none;
       have_prev_ = false;
-      on_change_(err, prev, none);
+      report(err, prev, none);
       return;
     }
     const bool had_error = static_cast<bool>(last_error_);
@@ -82,13 +82,22 @@ class fs_poll_impl final : public timer_impl {
     if (!have_prev_) {
       have_prev_ = true;
       prev_ = st;
-      if (had_error) on_change_(fs::error{}, none, st);  // (re)appeared
+      if (had_error) report(fs::error{}, none, st);  // (re)appeared
       return;
     }
     if (same(prev_, st)) return;
     const fs::stat_info prev = prev_;
     prev_ = st;
-    on_change_(fs::error{}, prev, st);
+    report(fs::error{}, prev, st);
+  }
+
+  // The callback may restart the poll with a new callback (start() from inside it): it runs
+  // from a local, so that start() does not destroy it while it runs.
+  void report(const fs::error& err, const fs::stat_info& prev, const fs::stat_info& curr) {
+    fs_poll::callback fn = std::move(on_change_);
+    on_change_ = nullptr;
+    loop_.invoke([&] { fn(err, prev, curr); });
+    if (!on_change_) on_change_ = std::move(fn);
   }
 
   fs_poll::callback on_change_;

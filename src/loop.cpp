@@ -319,13 +319,19 @@ std::error_code loop_impl::close() {
 
 void loop_impl::process_asyncs() {
   wake_pending_.store(false, std::memory_order_seq_cst);
-  asyncs_.for_each([this](handle_base& h) {
-    auto& a = static_cast<async_impl&>(h);
+  // A callback may close any async handle, not only its own (which unlinks it): walk a
+  // detached list, putting each handle back before its callback runs, as run_watchers does.
+  intrusive_list<handle_base, phase_tag> running;
+  asyncs_.splice_all(running);
+  while (handle_base* h = running.front()) {
+    running.erase(*h);
+    asyncs_.push_back(*h);
+    auto& a = static_cast<async_impl&>(*h);
     if (a.pending.exchange(false, std::memory_order_seq_cst) && !a.closing_) {
       ++metrics_.events;
       invoke_slot(a.cb);
     }
-  });
+  }
 }
 
 // ---------------------------------------------------------------- the loop

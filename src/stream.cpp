@@ -309,7 +309,14 @@ void stream_impl::on_write_complete(operation* op) {
     if (cb) s.loop_.invoke([&] { cb({}); });
     if (s.write_head_ == nullptr && !s.closing_) {
       if (!s.reading_ && !s.listening_) s.set_active(false);
-      if (s.on_drain_) s.loop_.invoke([&] { s.on_drain_(); });
+      if (s.on_drain_) {
+        // The callback may set another one (on_drain() from inside): it runs from a local,
+        // so that it is not destroyed while it runs.
+        const std::uint32_t generation = s.drain_generation_;
+        std::function<void()> fn = std::move(s.on_drain_);
+        s.loop_.invoke([&] { fn(); });
+        if (s.drain_generation_ == generation) s.on_drain_ = std::move(fn);
+      }
       s.finish_shutdown_if_ready();
     }
   }
@@ -431,7 +438,10 @@ std::size_t stream::write_queue_size() const noexcept {
   return s ? s->write_queue_bytes_ : 0;
 }
 void stream::on_drain(std::function<void()> cb) {
-  if (auto* s = as_stream(impl_)) s->on_drain_ = std::move(cb);
+  if (auto* s = as_stream(impl_)) {
+    s->on_drain_ = std::move(cb);
+    ++s->drain_generation_;
+  }
 }
 std::error_code stream::shutdown(completion_callback on_done) {
   auto* s = as_stream(impl_);

@@ -67,6 +67,7 @@ class stream_impl : public io_handle {
   operation write_op_;
   std::size_t write_queue_bytes_ = 0;
   std::function<void()> on_drain_;
+  std::uint32_t drain_generation_ = 0;  // counts on_drain() calls (see on_write_complete)
   bool write_shut_ = false;
   completion_callback shutdown_cb_;
   bool shutdown_pending_ = false;
