@@ -1,18 +1,18 @@
-// eddy::cluster (cluster.hpp): built on the public API only (process, pipe, tcp, timer).
+// eddy::cluster's primary (cluster.hpp): starts the workers, talks to them over the channel
+// (channel.hpp, wire.hpp), hands out listening sockets or connections, watches their health
+// and replaces them. Built on the public API only (process, pipe, tcp, timer).
 //
-// The channel protocol, both ways: frames of an 8-byte header (payload length, little-endian
-// u32; type, u8; three zero bytes) and the payload. A socket rides beside a frame's bytes
-// (pipe::write2) for `listening` in the shared policy and for every `connection`.
+// A socket rides beside a frame's bytes (pipe::write2) for `listening` in the shared policy
+// and for every `connection`.
 #include "eddy/cluster.hpp"
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
-#include <cstring>
 #include <map>
 #include <random>
-#include <string_view>
 
+#include "cluster/channel.hpp"
+#include "cluster/environment.hpp"
+#include "cluster/wire.hpp"
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
 #include "eddy/os.hpp"
@@ -27,165 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
-
-// The worker's environment.
-constexpr const char* env_id = "EDDY_CLUSTER_WORKER";
-constexpr const char* env_channel = "EDDY_CLUSTER_CHANNEL";
-constexpr const char* env_secret = "EDDY_CLUSTER_SECRET";
-constexpr const char* env_heartbeat = "EDDY_CLUSTER_HEARTBEAT_MS";
-constexpr const char* env_max_message = "EDDY_CLUSTER_MAX_MESSAGE";
-
-enum class frame_type : std::uint8_t {
-  hello = 1,     // w→p: id (u32), secret (the rest)
-  heartbeat,     // w→p: rss (u64), lag in µs (u64), utilisation in ppm (u32), handles (u32)
-  message,       // both: the user's bytes
-  listen,        // w→p: backlog (u32), address ("host:port")
-  listening,     // p→w: error (u32 errc, 0 = ok), has socket (u8), address; the socket if shared
-  listening_ok,  // w→p: the address the worker serves
-  connection,    // p→w: one byte; a connection rides along (round_robin)
-  ack,           // w→p: connections taken (u32)
-  disconnect,    // p→w: leave
-};
-constexpr std::uint8_t last_type = static_cast<std::uint8_t>(frame_type::disconnect);
-constexpr std::size_t header_size = 8;
-// Room for the protocol's own fields beside a message of max_message bytes.
-constexpr std::size_t protocol_overhead = 256;
-
-// Little-endian field writing and reading.
-void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
-}
-void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
-}
-void put_text(std::vector<std::byte>& out, std::string_view s) {
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-}
-
-// Reads fields from a payload; ok() turns false (and stays) when it runs past the end.
-class reader {
- public:
-  explicit reader(std::span<const std::byte> p) : p_(p) {}
-  std::uint64_t u(int bytes) {
-    if (pos_ + static_cast<std::size_t>(bytes) > p_.size()) {
-      ok_ = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= std::to_integer<std::uint64_t>(p_[pos_ + static_cast<std::size_t>(i)]) << (8 * i);
-    pos_ += static_cast<std::size_t>(bytes);
-    return v;
-  }
-  std::string rest() {
-    std::string s(reinterpret_cast<const char*>(p_.data()) + pos_, p_.size() - pos_);
-    pos_ = p_.size();
-    return s;
-  }
-  [[nodiscard]] bool ok() const { return ok_; }
-
- private:
-  std::span<const std::byte> p_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-// One end of the IPC channel: an ipc pipe that reads and writes frames.
-class channel {
- public:
-  using frame_fn = std::function<void(frame_type, std::span<const std::byte>)>;
-  using end_fn = std::function<void(std::error_code)>;
-
-  channel(eddy::loop& loop, std::size_t max_payload) : pipe_(loop, true), max_(max_payload + protocol_overhead) {}
-  ~channel() { *alive_ = false; }
-  channel(const channel&) = delete;
-  channel& operator=(const channel&) = delete;
-
-  eddy::pipe& pipe() noexcept { return pipe_; }
-  [[nodiscard]] bool is_open() const noexcept { return !ended_; }
-
-  // Reads frames until the channel ends; on_end runs once (errc::eof for a clean end,
-  // protocol_error for a malformed or oversized frame, or the read error), after which the
-  // channel is closed.
-  std::error_code start(frame_fn on_frame, end_fn on_end) {
-    on(std::move(on_frame), std::move(on_end));
-    return pipe_.read_start([this](std::error_code ec, std::span<std::byte> data) { on_read(ec, data); });
-  }
-  // Replaces the callbacks (safe from inside them).
-  void on(frame_fn on_frame, end_fn on_end) {
-    on_frame_ = std::make_shared<frame_fn>(std::move(on_frame));
-    on_end_ = std::move(on_end);
-  }
-
-  // Sends one frame (the payload is copied), with a socket beside it if `with` is given.
-  std::error_code send(frame_type type, std::span<const std::byte> payload, handle* with = nullptr,
-                       std::function<void(std::error_code)> on_sent = {}) {
-    if (ended_) return make_error_code(errc::not_connected);
-    if (payload.size() > max_) return make_error_code(errc::message_too_long);
-    auto bytes = std::make_shared<std::vector<std::byte>>();
-    bytes->reserve(header_size + payload.size());
-    put_u32(*bytes, static_cast<std::uint32_t>(payload.size()));
-    bytes->push_back(static_cast<std::byte>(type));
-    bytes->resize(header_size);
-    bytes->insert(bytes->end(), payload.begin(), payload.end());
-    const_buffer buf(bytes->data(), bytes->size());
-    auto done = [bytes, on_sent = std::move(on_sent)](std::error_code ec) {
-      if (on_sent) on_sent(ec);
-    };
-    if (with != nullptr) return pipe_.write2(std::span<const const_buffer>(&buf, 1), *with, std::move(done));
-    return pipe_.write(buf, std::move(done));
-  }
-  std::error_code send(frame_type type, const std::vector<std::byte>& payload, handle* with = nullptr) {
-    return send(type, std::span<const std::byte>(payload), with);
-  }
-
-  // Ends the channel now (no on_end).
-  void close() {
-    ended_ = true;
-    pipe_.close();
-  }
-
- private:
-  void end(std::error_code ec) {
-    if (ended_) return;
-    ended_ = true;
-    pipe_.close();
-    auto fn = std::move(on_end_);
-    if (fn) fn(ec);  // may destroy this channel
-  }
-
-  void on_read(std::error_code ec, std::span<std::byte> data) {
-    if (ec) return end(ec);
-    in_.insert(in_.end(), data.begin(), data.end());
-    std::size_t pos = 0;
-    auto alive = alive_;
-    while (in_.size() - pos >= header_size) {
-      reader h(std::span<const std::byte>(in_).subspan(pos, header_size));
-      const auto len = static_cast<std::size_t>(h.u(4));
-      const auto type = static_cast<std::uint8_t>(h.u(1));
-      const auto reserved = h.u(3);
-      if (type == 0 || type > last_type || reserved != 0 || len > max_) {
-        return end(make_error_code(errc::protocol_error));
-      }
-      if (in_.size() - pos - header_size < len) break;
-      // The frame is copied out: the callback may send, close or destroy this channel.
-      std::vector<std::byte> payload(in_.begin() + static_cast<std::ptrdiff_t>(pos + header_size),
-                                     in_.begin() + static_cast<std::ptrdiff_t>(pos + header_size + len));
-      pos += header_size + len;
-      auto fn = on_frame_;  // the callback may replace itself
-      (*fn)(static_cast<frame_type>(type), payload);
-      if (!*alive || ended_) return;
-    }
-    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(pos));
-  }
-
-  eddy::pipe pipe_;
-  std::size_t max_;
-  std::vector<std::byte> in_;
-  std::shared_ptr<frame_fn> on_frame_;
-  end_fn on_end_;
-  bool ended_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-};
+using namespace detail;
 
 std::string random_token() {
   std::random_device rd;
@@ -202,11 +44,6 @@ std::string channel_name(const std::string& token) {
   if (backend_compiled(backend_kind::iocp)) return "\\\\.\\pipe\\" + base;
   return "@" + base;
 }
-std::string to_bind_name(const std::string& name) {
-  if (!name.empty() && name[0] == '@') return std::string(1, '\0') + name.substr(1);
-  return name;
-}
-
 scheduling default_policy() {
   if (auto v = os::getenv("EDDY_CLUSTER_SCHED")) {
     if (*v == "rr") return scheduling::round_robin;
@@ -436,7 +273,6 @@ class primary_impl {
   }
 
  private:
-
   void next_restart() {
     restart_old_ = restart_new_ = 0;
     while (!restart_queue_.empty()) {
@@ -527,11 +363,10 @@ class primary_impl {
   }
 
   void on_stranger_frame(channel* c, frame_type t, std::span<const std::byte> p) {
-    reader r(p);
-    const int id = static_cast<int>(r.u(4));
-    const std::string secret = r.rest();
-    worker_rec* w = t == frame_type::hello && r.ok() ? find(id) : nullptr;
-    if (w == nullptr || secret != secret_ || w->chan || w->exited) {
+    const auto hello = t == frame_type::hello ? decode_hello(p) : std::nullopt;
+    const int id = hello ? static_cast<int>(hello->id) : 0;
+    worker_rec* w = hello ? find(id) : nullptr;
+    if (w == nullptr || hello->secret != secret_ || w->chan || w->exited) {
       drop_stranger(c);  // not one of ours
       return;
     }
@@ -571,16 +406,16 @@ class primary_impl {
     worker_rec* w = find(id);
     if (w == nullptr) return;
     w->last_heard = clock::now();
-    reader r(p);
     switch (t) {
       case frame_type::heartbeat: {
+        const auto beat = decode_heartbeat(p);
+        if (!beat) return end_channel(*w, make_error_code(errc::protocol_error));
         health_report h;
-        h.rss = r.u(8);
-        h.loop_lag = std::chrono::microseconds(r.u(8));
-        h.utilization = static_cast<double>(r.u(4)) / 1e6;
-        h.handles = static_cast<std::uint32_t>(r.u(4));
+        h.rss = beat->rss;
+        h.loop_lag = std::chrono::microseconds(beat->lag_us);
+        h.utilization = static_cast<double>(beat->utilization_ppm) / 1e6;
+        h.handles = beat->handles;
         h.received = w->last_heard;
-        if (!r.ok()) return end_channel(*w, make_error_code(errc::protocol_error));
         w->health = h;
         emit(api_.on_health, id, h);
         if (opts_.rss_recycle != 0 && h.rss > opts_.rss_recycle && !w->leaving) {
@@ -599,23 +434,22 @@ class primary_impl {
         emit(api_.on_message, id, p);
         return;
       case frame_type::listen: {
-        const auto backlog = static_cast<int>(r.u(4));
-        const auto addr = socket_address::parse_endpoint(r.rest());
-        if (!r.ok() || !addr) return end_channel(*w, make_error_code(errc::protocol_error));
-        return serve_listen(*w, *addr, backlog);
+        const auto m = decode_listen(p);
+        if (!m) return end_channel(*w, make_error_code(errc::protocol_error));
+        return serve_listen(*w, m->address, static_cast<int>(m->backlog));
       }
       case frame_type::listening_ok: {
-        const auto addr = socket_address::parse_endpoint(r.rest());
-        if (!addr) return end_channel(*w, make_error_code(errc::protocol_error));
+        const auto m = decode_listening_ok(p);
+        if (!m) return end_channel(*w, make_error_code(errc::protocol_error));
         w->listening = true;
-        emit(api_.on_listening, id, *addr);
+        emit(api_.on_listening, id, m->address);
         replacement_ready(id, true);
         return;
       }
       case frame_type::ack: {
-        const auto n = static_cast<unsigned>(r.u(4));
-        if (!r.ok()) return end_channel(*w, make_error_code(errc::protocol_error));
-        w->unacked -= std::min(n, w->unacked);
+        const auto m = decode_ack(p);
+        if (!m) return end_channel(*w, make_error_code(errc::protocol_error));
+        w->unacked -= std::min(static_cast<unsigned>(m->count), w->unacked);
         if (!w->listen_key.empty()) pump(w->listen_key);
         return;
       }
@@ -628,11 +462,7 @@ class primary_impl {
   // ---- listening
 
   void reply_listening(worker_rec& w, std::error_code ec, const socket_address& addr, handle* sock) {
-    std::vector<std::byte> p;
-    put_u32(p, error_value(ec));
-    p.push_back(static_cast<std::byte>(sock != nullptr ? 1 : 0));
-    put_text(p, addr.to_string());
-    w.chan->send(frame_type::listening, p, sock);
+    w.chan->send(frame_type::listening, encode(listening_msg{error_value(ec), sock != nullptr, addr}), sock);
   }
 
   void serve_listen(worker_rec& w, const socket_address& addr, int backlog) {
@@ -753,180 +583,7 @@ class primary_impl {
   std::vector<std::unique_ptr<stranger>> strangers_;
 };
 
-// ================================================================ the worker
-
-class worker_impl {
- public:
-  explicit worker_impl(worker& api, eddy::loop& loop) : api_(api), loop_(loop), heartbeat_(loop) {}
-
-  std::error_code start() {
-    auto id = os::getenv(env_id);
-    auto name = os::getenv(env_channel);
-    auto secret = os::getenv(env_secret);
-    if (!id || !name || !secret) return make_error_code(errc::invalid_argument);
-    id_ = std::atoi(id->c_str());
-    secret_ = *secret;
-    if (auto v = os::getenv(env_heartbeat)) interval_ = std::chrono::milliseconds(std::max(1, std::atoi(v->c_str())));
-    if (auto v = os::getenv(env_max_message)) max_message_ = static_cast<std::size_t>(std::strtoull(v->c_str(), nullptr, 10));
-    chan_ = std::make_unique<channel>(loop_, max_message_);
-    return chan_->pipe().connect(to_bind_name(*name), [this](std::error_code ec) { on_connected(ec); });
-  }
-
-  int id() const noexcept { return id_; }
-  eddy::loop& get_loop() const noexcept { return loop_; }
-
-  std::error_code listen(const socket_address& addr, int backlog, completion_callback cb) {
-    if (!chan_) return make_error_code(errc::not_connected);
-    if (on_connection_) return make_error_code(errc::already_started);
-    on_connection_ = std::move(cb);
-    listen_addr_ = addr;
-    backlog_ = backlog;
-    if (connected_) send_listen();
-    return {};
-  }
-
-  std::error_code accept(tcp& client) {
-    if (listener_) return listener_->accept(client);
-    if (ready_ == 0 || !chan_) return make_error_code(errc::would_block);
-    if (auto ec = chan_->pipe().accept_pending(client)) return ec;
-    --ready_;
-    std::vector<std::byte> p;
-    put_u32(p, 1);
-    chan_->send(frame_type::ack, p);
-    return {};
-  }
-
-  std::error_code send(std::span<const std::byte> bytes) {
-    if (!chan_ || !connected_) return make_error_code(errc::not_connected);
-    if (bytes.size() > max_message_) return make_error_code(errc::message_too_long);
-    return chan_->send(frame_type::message, bytes);
-  }
-
-  void disconnect() {
-    if (disconnected_) return;
-    disconnected_ = true;
-    heartbeat_.close();
-    if (listener_) listener_->close();
-    if (chan_) {
-      chan_->close();
-      loop_.set_immediate([c = std::shared_ptr<channel>(std::move(chan_))] {});
-    }
-    if (api_.on_disconnect) api_.on_disconnect();
-  }
-
- private:
-  void on_connected(std::error_code ec) {
-    if (ec) {
-      std::fprintf(stderr, "eddy cluster worker %d: cannot reach the primary: %s\n", id_, ec.message().c_str());
-      return disconnect();
-    }
-    connected_ = true;
-    std::vector<std::byte> hello;
-    put_u32(hello, static_cast<std::uint32_t>(id_));
-    put_text(hello, secret_);
-    chan_->send(frame_type::hello, hello);
-    chan_->start([this](frame_type t, std::span<const std::byte> p) { on_frame(t, p); },
-                 [this](std::error_code) { disconnect(); });
-    last_metrics_ = loop_.metrics();
-    last_beat_ = expected_ = loop::hrtime();
-    heartbeat_.start(interval_, interval_, [this] { beat(); });
-    if (on_connection_) send_listen();
-  }
-
-  void send_listen() {
-    std::vector<std::byte> p;
-    put_u32(p, static_cast<std::uint32_t>(backlog_));
-    put_text(p, listen_addr_.to_string());
-    chan_->send(frame_type::listen, p);
-  }
-
-  void beat() {
-    const std::uint64_t now = loop::hrtime();
-    expected_ += static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count());
-    const std::uint64_t lag_ns = now > expected_ ? now - expected_ : 0;
-    if (lag_ns > static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count())) expected_ = now;  // resync
-    const loop_metrics m = loop_.metrics();
-    const double elapsed = static_cast<double>(now - last_beat_);
-    const double idle = static_cast<double>((m.idle_time - last_metrics_.idle_time).count());
-    const double util = elapsed > 0 ? std::clamp(1.0 - idle / elapsed, 0.0, 1.0) : 0.0;
-    last_metrics_ = m;
-    last_beat_ = now;
-    std::error_code ec;
-    std::vector<std::byte> p;
-    put_u64(p, os::resident_set_size(ec));
-    put_u64(p, lag_ns / 1000);
-    put_u32(p, static_cast<std::uint32_t>(util * 1e6));
-    put_u32(p, static_cast<std::uint32_t>(loop_.handle_count()));
-    chan_->send(frame_type::heartbeat, p);
-  }
-
-  void on_frame(frame_type t, std::span<const std::byte> p) {
-    reader r(p);
-    switch (t) {
-      case frame_type::message:
-        if (api_.on_message) api_.on_message(p);
-        return;
-      case frame_type::listening: {
-        const auto err = static_cast<int>(r.u(4));
-        const bool with_socket = r.u(1) != 0;
-        const auto addr = socket_address::parse_endpoint(r.rest());
-        if (!r.ok() || !addr) return disconnect();
-        if (err != 0) return notify(make_error_code(static_cast<errc>(err)));
-        if (with_socket) {
-          listener_ = std::make_unique<eddy::tcp>(loop_);
-          std::error_code ec = chan_->pipe().accept_pending(*listener_);
-          if (!ec) ec = listener_->listen(backlog_ > 0 ? backlog_ : 511, [this](std::error_code aec) { notify(aec); });
-          if (ec) return notify(ec);
-          auto local = listener_->local_address(ec);
-          if (!ec) send_listening_ok(local);
-        } else {
-          send_listening_ok(*addr);
-        }
-        return;
-      }
-      case frame_type::connection:
-        ++ready_;
-        return notify({});
-      case frame_type::disconnect:
-        return disconnect();
-      default:
-        return disconnect();  // a frame only workers send: not our primary
-    }
-  }
-
-  void send_listening_ok(const socket_address& addr) {
-    std::vector<std::byte> p;
-    put_text(p, addr.to_string());
-    chan_->send(frame_type::listening_ok, p);
-  }
-
-  void notify(std::error_code ec) {
-    if (on_connection_) on_connection_(ec);
-  }
-
-  worker& api_;
-  eddy::loop& loop_;
-  int id_ = 0;
-  std::string secret_;
-  std::chrono::milliseconds interval_{1000};
-  std::size_t max_message_ = 16u << 20;
-  std::unique_ptr<channel> chan_;
-  bool connected_ = false;
-  bool disconnected_ = false;
-  eddy::timer heartbeat_;
-  std::uint64_t expected_ = 0;
-  std::uint64_t last_beat_ = 0;
-  loop_metrics last_metrics_;
-  completion_callback on_connection_;
-  socket_address listen_addr_;
-  int backlog_ = 511;
-  std::unique_ptr<eddy::tcp> listener_;  // shared
-  unsigned ready_ = 0;                   // round_robin: connections announced, not taken
-};
-
 }  // namespace detail
-
-// ================================================================ the public classes
 
 primary::primary(eddy::loop& loop, options opts) : impl_(std::make_unique<detail::primary_impl>(*this, loop, std::move(opts))) {}
 primary::~primary() = default;
@@ -939,71 +596,5 @@ int primary::pid(int id) const { return impl_->pid(id); }
 std::optional<health_report> primary::health(int id) const { return impl_->health(id); }
 scheduling primary::policy() const noexcept { return impl_->policy(); }
 eddy::loop& primary::get_loop() const noexcept { return impl_->get_loop(); }
-
-worker::worker(eddy::loop& loop) : impl_(std::make_unique<detail::worker_impl>(*this, loop)) {}
-worker::~worker() = default;
-std::error_code worker::start() { return impl_->start(); }
-int worker::id() const noexcept { return impl_->id(); }
-eddy::loop& worker::get_loop() const noexcept { return impl_->get_loop(); }
-std::error_code worker::listen(const socket_address& address, int backlog, completion_callback on_connection) {
-  return impl_->listen(address, backlog, std::move(on_connection));
-}
-std::error_code worker::accept(tcp& client) { return impl_->accept(client); }
-std::error_code worker::send(std::span<const std::byte> bytes) { return impl_->send(bytes); }
-void worker::disconnect() { impl_->disconnect(); }
-
-bool is_worker() { return os::getenv(env_id).has_value(); }
-
-int run(int argc, char** argv, options opts, std::function<void(primary&)> primary_main,
-        std::function<void(worker&)> worker_main) {
-  std::error_code ec;
-  auto loop = loop::create(loop_options{}, ec);
-  if (!loop) {
-    std::fprintf(stderr, "eddy cluster: cannot create a loop: %s\n", ec.message().c_str());
-    return 1;
-  }
-  // Watches sig (where the platform can) without keeping the loop alive.
-  auto watch = [&](eddy::signal& s, int sig, std::function<void(int)> fn) {
-    if (!s.start(sig, std::move(fn))) s.unref();
-  };
-  eddy::signal sigint(*loop), sigterm(*loop), sighup(*loop);
-  if (is_worker()) {
-    worker w(*loop);
-    if ((ec = w.start())) {
-      std::fprintf(stderr, "eddy cluster worker: %s\n", ec.message().c_str());
-      return 1;
-    }
-    auto leave = [&](int) { w.disconnect(); };
-    watch(sigint, signals::sigint, leave);
-    watch(sigterm, signals::sigterm, leave);
-    if (worker_main) worker_main(w);
-    loop->run();
-    return 0;
-  }
-  if (opts.args.empty() && argc > 0) opts.args.assign(argv, argv + argc);
-  primary p(*loop, std::move(opts));
-  if (primary_main) primary_main(p);
-  if ((ec = p.start())) {
-    std::fprintf(stderr, "eddy cluster: cannot start: %s\n", ec.message().c_str());
-    return 1;
-  }
-  auto stop = [&](int) {
-    p.shutdown([&] {
-      sigint.close();
-      sigterm.close();
-      sighup.close();
-    });
-  };
-  watch(sigint, signals::sigint, stop);
-  watch(sigterm, signals::sigterm, stop);
-  // SIGHUP restarts on POSIX; on Windows it is the console closing (CTRL_CLOSE): shut down.
-  if (backend_compiled(backend_kind::iocp)) {
-    watch(sighup, signals::sighup, stop);
-  } else {
-    watch(sighup, signals::sighup, [&](int) { (void)p.restart(); });
-  }
-  loop->run();
-  return 0;
-}
 
 }  // namespace eddy::cluster
