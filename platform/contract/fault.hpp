@@ -27,8 +27,8 @@
 //   pool_job   the thread pool cannot take a job: queue_work's after_work (and a pool-run
 //              fs request's callback) gets e, as when the pool cannot start.
 //   spawn      the OS call that creates the child (posix_spawn / fork / CreateProcessW) fails.
-//   file_open  opening a file fails: open() on the pool (POSIX), the io_uring openat CQE,
-//              CreateFileW (Windows).
+//   file_open  opening a file fails before anything is created: open() on the pool (POSIX),
+//              the io_uring openat (completed with -e without its SQE), CreateFileW (Windows).
 //
 // Counting: every pass of an armed or unarmed point counts (calls()); arm(k, n, e) makes the
 // nth pass from now fail, once. Counters and arming are atomics: the pool threads pass the

@@ -612,8 +612,10 @@ void port::submit(detail::operation& op) noexcept {
 
 // One SQE for op, completed by its own CQE.
 void port::submit_plain(detail::operation& op) noexcept {
-  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto) {
-    if (int e = EDDY_FAULT(send)) {  // fault injection: as the send's CQE with -e, nothing sent
+  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto ||
+      op.kind == detail::op_kind::file_open) {
+    // Fault injection: as the operation's CQE with -e, before anything was sent or created.
+    if (int e = op.kind == detail::op_kind::file_open ? EDDY_FAULT(file_open) : EDDY_FAULT(send)) {
       op.result = 0;
       op.error = from_errno(e);
       make_ready(op);
@@ -735,16 +737,15 @@ bool port::cancel(detail::operation& op) noexcept {
 }
 
 // Fault injection (platform/contract/fault.hpp): a CQE that succeeded is rewritten to carry
-// -errno, so the failure takes reap()'s real error path. What it brought (an accepted, opened
-// or passed descriptor) is closed; its bytes are dropped.
+// -errno, so the failure takes reap()'s real error path. What it brought (an accepted or
+// passed descriptor) is closed; its bytes are dropped.
 std::int32_t port::injected([[maybe_unused]] detail::operation& op, std::int32_t res) noexcept {
 #if defined(EDDY_FAULT_INJECTION)
   if (res < 0) return res;
   int e = 0;
   switch (op.kind) {
     case detail::op_kind::accept:
-    case detail::op_kind::file_open:
-      if ((e = op.kind == detail::op_kind::accept ? EDDY_FAULT(accept) : EDDY_FAULT(file_open)) != 0) ::close(res);
+      if ((e = EDDY_FAULT(accept)) != 0) ::close(res);
       break;
     case detail::op_kind::recv:
     case detail::op_kind::read:
@@ -754,7 +755,7 @@ std::int32_t port::injected([[maybe_unused]] detail::operation& op, std::int32_t
         if (fd >= 0) ::close(fd);
       }
       break;
-    default: break;  // send, write, sendto: submit_plain() fails them before the SQE
+    default: break;  // send, write, sendto, file_open: submit_plain() fails them before the SQE
   }
   return e != 0 ? -e : res;
 #else
