@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "platform/contract/fault.hpp"
 #include "stream_impl.hpp"
 
 namespace eddy {
@@ -232,6 +233,7 @@ std::error_code stream_impl::write(std::span<const const_buffer> bufs, completio
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
   if (write_shut_ || shutdown_cb_) return make_error_code(errc::broken_pipe);
+  if (EDDY_FAULT(memory) != 0) return make_error_code(errc::no_memory);  // fault injection: no request
   write_request* r = new_request();
   for (const auto& b : bufs) {
     if (b.empty()) continue;

@@ -35,6 +35,7 @@
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
 #include "loop_impl.hpp"
+#include "platform/contract/fault.hpp"
 
 namespace eddy {
 namespace detail {
@@ -54,7 +55,7 @@ struct work_state {
   std::atomic<std::uint32_t> refs{1};
   std::atomic<stage> st{stage::queued};
   work_kind kind = work_kind::cpu;
-  bool failed = false;  // the pool could not take it (bad EDDY_THREADPOOL_SIZE)
+  std::error_code failed;  // why the pool could not take it (bad EDDY_THREADPOOL_SIZE: invalid_argument)
   loop_impl* loop = nullptr;
   std::function<void()> work;                  // run and cleared by the worker that won the stage
   std::function<void(std::error_code)> after;  // loop thread only
@@ -481,7 +482,7 @@ void loop_impl::process_work() {
     if (w->st.load(std::memory_order_relaxed) == work_state::stage::canceled) {
       ec = make_error_code(errc::operation_canceled);
     }
-    if (w->failed) ec = make_error_code(errc::invalid_argument);
+    if (w->failed) ec = w->failed;
     if (w->error) {
       report_exception(std::exchange(w->error, nullptr));
       ec = make_error_code(errc::unknown);
@@ -504,11 +505,12 @@ work_request queue_work(eddy::loop& loop, std::function<void()> work, std::funct
   w->after = std::move(after_work);
   w->kind = kind;
   ++loop.impl().active_reqs_;  // pending work keeps the loop alive
-  if (!detail::threadpool::instance().submit(w)) {
+  const int fault = EDDY_FAULT(pool_job);  // fault injection: the pool cannot take the job
+  if (fault != 0 || !detail::threadpool::instance().submit(w)) {
     // No pool (bad EDDY_THREADPOOL_SIZE): the work never runs; after_work reports it from
     // the loop, like any completion.
     w->work = nullptr;
-    w->failed = true;
+    w->failed = fault != 0 ? from_errno(fault) : make_error_code(errc::invalid_argument);
     w->st.store(detail::work_state::stage::done, std::memory_order_relaxed);
     loop.impl().post_work_done(w);
   }

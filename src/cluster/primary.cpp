@@ -392,7 +392,10 @@ class primary_impl {
     auto chan = std::shared_ptr<channel>(std::move(w.chan));
     chan->close();
     loop_.set_immediate([chan] {});  // we may be inside its callback
-    if (ec && ec != errc::eof && !w.exited) {
+    // A worker asked to leave may exit with frames unread: its channel then ends with a reset
+    // before its exit is seen. That is its leaving, not a channel failure.
+    const bool left = w.leaving && ec == errc::connection_reset;
+    if (ec && ec != errc::eof && !w.exited && !left) {
       emit(api_.on_error, w.id, worker_problem::channel, ec);
       // A worker whose channel broke cannot be reached or monitored: replace it.
       if (!w.leaving && w.proc) {
