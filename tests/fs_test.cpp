@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "loop_impl.hpp"  // port_supports: which file operations the port runs itself
+#include "loop/loop_impl.hpp"  // port_supports: which file operations the port runs itself
 #include "port_fixture.hpp"
 
 #if defined(__linux__)

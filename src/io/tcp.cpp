@@ -1,6 +1,6 @@
 #include "eddy/tcp.hpp"
 
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -3,7 +3,7 @@
 #include <memory>
 #include <vector>
 
-#include "io_handle.hpp"
+#include "io/io_handle.hpp"
 
 namespace eddy {
 namespace detail {

@@ -7,7 +7,7 @@
 
 #include "eddy/stream.hpp"
 #include "eddy/tcp.hpp"
-#include "io_handle.hpp"
+#include "io/io_handle.hpp"
 
 namespace eddy::detail {
 

@@ -9,7 +9,7 @@
 
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

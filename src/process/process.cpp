@@ -9,8 +9,8 @@
 
 #include "eddy/pipe.hpp"
 #include "eddy/signal.hpp"
-#include "io_handle.hpp"
-#include "loop_impl.hpp"
+#include "io/io_handle.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/fs_event.hpp"
 
 namespace eddy {

@@ -13,7 +13,7 @@
 
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/fs.hpp"
 
 namespace eddy::fs {

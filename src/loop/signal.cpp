@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/signal.hpp"
 
 namespace eddy {

@@ -3,7 +3,7 @@
 #include "eddy/tcp.hpp"
 #include "eddy/udp.hpp"
 
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace {

@@ -17,7 +17,7 @@
 #include "intrusive_list.hpp"
 #include "platform/ports.hpp"
 #include "platform/process.hpp"
-#include "timer_heap.hpp"
+#include "loop/timer_heap.hpp"
 
 namespace eddy::detail {
 
@@ -202,7 +202,7 @@ class loop_impl {
   intrusive_list<handle_base, phase_tag> asyncs_;
   std::atomic<bool> wake_pending_{false};
 
-  // Signals (src/signal.cpp): the handles, which signals they watch, which have arrived,
+  // Signals (src/loop/signal.cpp): the handles, which signals they watch, which have arrived,
   // and this loop's slot in the process-wide table the signal hook reads.
   intrusive_list<handle_base, phase_tag> signals_;
   std::atomic<std::uint64_t> signal_interest_{0};
@@ -215,7 +215,7 @@ class loop_impl {
   void process_signals();
   void unregister_signals() noexcept;
 
-  // Children (src/process.cpp): the running ones (process handles), those whose handle
+  // Children (src/process/process.cpp): the running ones (process handles), those whose handle
   // closed first and that still need reaping, and the flag set when an exit was announced
   // (by SIGCHLD through process_signals, or from the wait thread).
   intrusive_list<handle_base, phase_tag> children_;
@@ -225,7 +225,7 @@ class loop_impl {
   std::error_code update_child_watch(bool spawning = false) noexcept;
   void process_children();
 
-  // Thread pool completions (src/threadpool.cpp): a stack linked through work_state::done_next,
+  // Thread pool completions (src/pool/threadpool.cpp): a stack linked through work_state::done_next,
   // pushed by pool threads (and by cancel()), drained in poll under work_mutex_, which also
   // guards pushing onto an empty stack and the wake that goes with it.
   std::mutex work_mutex_;

@@ -34,7 +34,7 @@
 
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace detail {
