@@ -26,9 +26,7 @@ loop_impl::loop_impl(eddy::loop& owner, backend_kind kind) noexcept : owner_(own
 loop_impl::~loop_impl() = default;
 
 std::error_code loop_impl::open_port() {
-  if (auto ec = emplace_port(port_, kind_)) return ec;
-  port_open_ = true;
-  return {};
+  return port_.open(kind_);
 }
 
 void loop_impl::report_exception(std::exception_ptr e) {
@@ -138,23 +136,11 @@ void loop_impl::submit(operation& op) noexcept {
   op.result = 0;
   ++ops_in_flight_;
   if (keeps_loop_alive(op.kind)) ++active_reqs_;
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.submit(op);
-      },
-      port_);
+  port_.submit(op);
 }
 
 bool loop_impl::port_supports(op_kind kind) const noexcept {
-  return std::visit(
-      [&](const auto& p) -> bool {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.supports(kind);
-        } else {
-          return false;
-        }
-      },
-      port_);
+  return port_.supports(kind);
 }
 
 bool loop_impl::cancel(operation& op) noexcept {
@@ -165,15 +151,7 @@ bool loop_impl::cancel(operation& op) noexcept {
       return true;
     }
   }
-  return std::visit(
-      [&](auto& p) -> bool {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.cancel(op);
-        } else {
-          return false;
-        }
-      },
-      port_);
+  return port_.cancel(op);
 }
 
 void loop_impl::defer(operation& op) noexcept {
@@ -201,31 +179,15 @@ bool loop_impl::run_pending() {
 }
 
 std::error_code loop_impl::port_attach(io_object& io) {
-  return std::visit(
-      [&](auto& p) -> std::error_code {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.attach(io);
-        } else {
-          return make_error_code(errc::closed);
-        }
-      },
-      port_);
+  return port_.attach(io);
 }
 
 void loop_impl::port_detach(io_object& io) noexcept {
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.detach(io);
-      },
-      port_);
+  port_.detach(io);
 }
 
 void loop_impl::wake() noexcept {
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.wake();
-      },
-      port_);
+  port_.wake();
 }
 
 // ---------------------------------------------------------------- watchers and immediates
@@ -304,14 +266,7 @@ std::error_code loop_impl::close() {
     return make_error_code(errc::busy);
   }
   unregister_signals();
-  if (port_open_) {
-    std::visit(
-        [](auto& p) {
-          if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.close();
-        },
-        port_);
-    port_open_ = false;
-  }
+  port_.close();
   return {};
 }
 
@@ -343,15 +298,7 @@ std::int64_t loop_impl::poll_timeout() const noexcept {
 
 void loop_impl::poll(std::int64_t timeout_ns) {
   const std::uint64_t before = monotonic_ns();
-  poll_result r = std::visit(
-      [&](auto& p) -> poll_result {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.poll(timeout_ns);
-        } else {
-          return {};
-        }
-      },
-      port_);
+  poll_result r = port_.poll(timeout_ns);
   // Idle time is the time spent waiting; callbacks run inside poll are a small part of it
   // when anything was delivered, so count only empty waits fully.
   const std::uint64_t after = monotonic_ns();
@@ -446,7 +393,7 @@ std::optional<backend_kind> parse_backend(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-bool backend_compiled(backend_kind kind) noexcept { return detail::port_compiled(kind); }
+bool backend_compiled(backend_kind kind) noexcept { return detail::loop_port::compiled(kind); }
 
 namespace {
 
@@ -468,7 +415,7 @@ std::unique_ptr<detail::loop_impl> make_impl(loop& owner, const loop_options& op
     if ((ec = impl->open_port())) return nullptr;
     return impl;
   }
-  for (backend_kind k : detail::default_backends) {
+  for (backend_kind k : detail::loop_port::defaults()) {
     auto impl = std::make_unique<detail::loop_impl>(owner, k);
     if (!(ec = impl->open_port())) return impl;
   }

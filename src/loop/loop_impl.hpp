@@ -15,7 +15,7 @@
 #include "eddy/handle.hpp"
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
-#include "platform/ports.hpp"
+#include "loop/port.hpp"
 #include "platform/process.hpp"
 #include "loop/timer_heap.hpp"
 
@@ -176,8 +176,7 @@ class loop_impl {
 
   eddy::loop& owner_;
   backend_kind kind_;
-  port_variant port_;
-  bool port_open_ = false;
+  loop_port port_;
   bool stop_flag_ = false;
   bool running_ = false;
   bool draining_ = false;
