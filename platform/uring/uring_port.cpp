@@ -368,7 +368,7 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -563,7 +563,7 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -779,7 +779,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->error = {};
       }
       ++total;
-      detail::deliver(*op);
+      detail::complete(*op);
     }
     if (n < reap_batch) break;
   }
@@ -816,7 +816,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     detail::operation* next = next_ready(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

@@ -110,7 +110,7 @@ class fs_event_impl final : public handle_base {
       // The watch broke (or the port cannot read it): say so once, then stop.
       const std::error_code ec = op->error;
       h.stop();
-      h.deliver(ec, {}, 0);
+      h.notify(ec, {}, 0);
     } else {
       h.changes_.clear();
       fs_watch::parse(w.t, w.buf.get(), static_cast<std::size_t>(op->result), h.changes_);
@@ -119,13 +119,13 @@ class fs_event_impl final : public handle_base {
       batch.swap(h.changes_);
       for (const auto& c : batch) {
         if (h.current_ != &w) break;  // stop() inside a callback: nothing more
-        h.deliver({}, c.filename, c.events);
+        h.notify({}, c.filename, c.events);
       }
     }
     if (h.closing_ && h.ops_in_flight_ == 0) h.queue_for_close();
   }
 
-  void deliver(std::error_code ec, std::string_view name, unsigned events) {
+  void notify(std::error_code ec, std::string_view name, unsigned events) {
     if (!cb_) return;
     loop_.invoke([&] { cb_(ec, name, events); });
   }

@@ -50,7 +50,7 @@ void stream_impl::on_release() noexcept {
   // A read_some is a request too (unless the handle is gone: then no callback of it runs).
   if (read_closed_ && owner_ != nullptr) {
     read_closed_ = false;
-    deliver(make_error_code(errc::operation_canceled), {});
+    notify(make_error_code(errc::operation_canceled), {});
   }
   while (!accepted_.empty()) net::close(accepted_.pop());
   while (!pending_handles_.empty()) net::close(pending_handles_.pop());
@@ -130,7 +130,7 @@ io_vec stream_impl::acquire_read_buffer(operation* op) {
 
 // Hands one delivery to on_read_. Reading stops after it on any error, and after the one
 // delivery of a read_some.
-void stream_impl::deliver(std::error_code ec, std::span<std::byte> data) {
+void stream_impl::notify(std::error_code ec, std::span<std::byte> data) {
   if (ec == errc::eof) eof_ = true;
   if (ec || read_once_) {
     reading_ = false;
@@ -178,7 +178,7 @@ void stream_impl::on_read_complete(operation* op) {
     }
     return;
   }
-  s.deliver(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
+  s.notify(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
   s.start_read();
 }
 
@@ -190,16 +190,16 @@ void stream_impl::on_unread_complete(operation* op) {
     const mutable_buffer buf = s.next_read_buffer(s.unread_.size());
     const std::size_t n = std::min(buf.size(), s.unread_.size());
     if (n == 0) {
-      s.deliver(make_error_code(errc::no_memory), {});
+      s.notify(make_error_code(errc::no_memory), {});
       return;
     }
     std::copy_n(s.unread_.begin(), n, buf.begin());
     s.unread_.erase(s.unread_.begin(), s.unread_.begin() + static_cast<std::ptrdiff_t>(n));
-    s.deliver({}, std::span<std::byte>(buf.data(), n));
+    s.notify({}, std::span<std::byte>(buf.data(), n));
   } else {
     std::error_code ec = s.unread_end_;
     s.unread_end_ = {};
-    s.deliver(ec, {});
+    s.notify(ec, {});
   }
   s.start_read();
 }

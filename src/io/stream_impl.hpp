@@ -103,7 +103,7 @@ class stream_impl : public io_handle {
   static stream_impl& owner_of(operation* op) noexcept { return io_handle::owner_of<stream_impl>(op); }
   static void on_read_complete(operation* op);
   mutable_buffer next_read_buffer(std::size_t suggested);
-  void deliver(std::error_code ec, std::span<std::byte> data);
+  void notify(std::error_code ec, std::span<std::byte> data);
   static void on_unread_complete(operation* op);
   static void on_write_complete(operation* op);
   static void on_shutdown_complete(operation* op);

@@ -172,7 +172,7 @@ bool loop_impl::run_pending() {
   while (op != nullptr) {
     operation* next = op->next;
     op->next = nullptr;
-    deliver(*op);
+    complete(*op);
     op = next;
   }
   return true;
@@ -361,7 +361,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   return out;
 }
 
-void deliver(operation& op) noexcept {
+void complete(operation& op) noexcept {
   Expects(op.in_flight && op.loop != nullptr);  // a port delivered an operation twice
   loop_impl& l = *op.loop;
   op.in_flight = false;
