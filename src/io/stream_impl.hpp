@@ -1,12 +1,13 @@
-// The state behind eddy::stream and eddy::tcp.
+// The state behind eddy::stream and the streams built on it (tcp, pipe, tty): a reader, a
+// writer, a listener and a connector part, none of which knows a derived stream type.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "eddy/stream.hpp"
-#include "eddy/tcp.hpp"
 #include "io/io_handle.hpp"
 
 namespace eddy::detail {
@@ -20,6 +21,63 @@ struct write_request {
   completion_callback cb;
   std::intptr_t send_handle = -1;  // ipc: passed with the first bytes of this write
   write_request* next = nullptr;
+};
+
+// The stream's parts, one per direction of work, each embedded by value in stream_impl (no
+// allocation, no indirection on a read or write). Loop thread only; the operations belong to
+// the part and are in flight between submit and their completion function.
+
+// Reading: read_start() until read_stop(), or one read_some() (once).
+struct stream_reader {
+  bool reading = false;
+  bool once = false;
+  bool closed = false;          // close() ended a read_some: its callback runs at release
+  mutable_buffer once_buf;      // read_some()'s buffer
+  alloc_callback alloc;
+  read_callback on_read;
+  operation op;
+  io_vec buf{nullptr, 0};       // the buffer acquired for the read in flight
+  std::unique_ptr<std::byte[]> own_buffer;
+  bool eof = false;
+  // Data (or the end of the stream) that a read in flight brought after read_stop():
+  // delivered first by the next read_start(), through unread_op (a nop) from the loop.
+  std::vector<std::byte> unread;
+  std::error_code unread_end;
+  operation unread_op;
+  // ipc pipes: handles received with the bytes, waiting for accept_pending().
+  ring_queue<std::intptr_t> pending_handles;
+};
+
+// Writing: the queue of write() requests (and its free list), then shutdown.
+struct stream_writer {
+  write_request* head = nullptr;
+  write_request* tail = nullptr;
+  write_request* free_requests = nullptr;
+  operation op;
+  std::size_t queue_bytes = 0;
+  std::function<void()> on_drain;
+  bool shut = false;
+  completion_callback shutdown_cb;
+  bool shutdown_pending = false;
+  std::error_code shutdown_result;
+  operation shutdown_op;  // a nop that delivers the shutdown callback from poll
+};
+
+// Listening and accepting (tcp and pipe servers).
+struct stream_listener {
+  operation op;
+  completion_callback on_connection;
+  ring_queue<net::native_socket> accepted;
+  std::error_code error;
+  bool listening = false;
+  std::string bound_name;  // pipe: the name bound, removed again when a listener closes
+};
+
+// Connecting (tcp and pipe clients): the address is set before start_connect().
+struct stream_connector {
+  operation op;
+  completion_callback on_connect;
+  net::native_address addr;
 };
 
 class stream_impl : public io_handle {
@@ -43,53 +101,15 @@ class stream_impl : public io_handle {
 
   bool connected_ = false;  // a connection (accepted, connected or adopted), not a listener
 
-  // Reading: read_start() until read_stop(), or one read_some() (read_once_).
-  bool reading_ = false;
-  bool read_once_ = false;
-  bool read_closed_ = false;     // close() ended a read_some: its callback runs at release
-  mutable_buffer once_buf_;      // read_some()'s buffer
-  alloc_callback alloc_;
-  read_callback on_read_;
-  operation read_op_;
-  io_vec read_buf_{nullptr, 0};  // the buffer acquired for the read in flight
-  std::unique_ptr<std::byte[]> own_buffer_;
-  bool eof_ = false;
-  // Data (or the end of the stream) that a read in flight brought after read_stop():
-  // delivered first by the next read_start(), through unread_op_ (a nop) from the loop.
-  std::vector<std::byte> unread_;
-  std::error_code unread_end_;
-  operation unread_op_;
-
-  // Writing.
-  write_request* write_head_ = nullptr;
-  write_request* write_tail_ = nullptr;
-  write_request* free_requests_ = nullptr;
-  operation write_op_;
-  std::size_t write_queue_bytes_ = 0;
-  std::function<void()> on_drain_;
-  bool write_shut_ = false;
-  completion_callback shutdown_cb_;
-  bool shutdown_pending_ = false;
-  std::error_code shutdown_result_;
-  operation shutdown_op_;  // a nop that delivers the shutdown callback from poll
-
-  // Listening and connecting (tcp).
-  operation accept_op_;
-  completion_callback on_connection_;
-  ring_queue<net::native_socket> accepted_;
-  std::error_code accept_error_;
-  bool listening_ = false;
-  std::string bound_name_;
-  // ipc pipes: handles received with the bytes, waiting for accept_pending().
-  ring_queue<std::intptr_t> pending_handles_;  // pipe: the name bound, removed again when a listener closes
-  operation connect_op_;
-  completion_callback on_connect_;
-  net::native_address connect_addr_;
+  stream_reader reader_;
+  stream_writer writer_;
+  stream_listener listener_;
+  stream_connector connector_;
 
   // Shared by tcp and pipe.
   std::error_code start_listen(int backlog, completion_callback on_connection);
   std::error_code accept_into(stream_impl& client);
-  void start_connect(completion_callback on_connect);  // connect_addr_ is set
+  void start_connect(completion_callback on_connect);  // connector_.addr is set
   std::error_code adopt(std::intptr_t native);
 
   void start_read() noexcept;
