@@ -145,7 +145,7 @@ bool loop_impl::port_supports(op_kind kind) const noexcept {
 
 bool loop_impl::cancel(operation& op) noexcept {
   if (!op.in_flight) return false;
-  for (operation* p = pending_head_; p != nullptr; p = p->next) {
+  for (operation* p = pending_.head; p != nullptr; p = p->next) {
     if (p == &op) {
       op.error = make_error_code(errc::operation_canceled);
       return true;
@@ -156,19 +156,19 @@ bool loop_impl::cancel(operation& op) noexcept {
 
 void loop_impl::defer(operation& op) noexcept {
   op.next = nullptr;
-  if (pending_tail_ != nullptr) {
-    pending_tail_->next = &op;
+  if (pending_.tail != nullptr) {
+    pending_.tail->next = &op;
   } else {
-    pending_head_ = &op;
+    pending_.head = &op;
   }
-  pending_tail_ = &op;
+  pending_.tail = &op;
 }
 
 bool loop_impl::run_pending() {
-  if (pending_head_ == nullptr) return false;
+  if (pending_.head == nullptr) return false;
   // Only what was queued before this phase; completions deferred now wait a turn.
-  operation* op = pending_head_;
-  pending_head_ = pending_tail_ = nullptr;
+  operation* op = pending_.head;
+  pending_.head = pending_.tail = nullptr;
   while (op != nullptr) {
     operation* next = op->next;
     op->next = nullptr;
@@ -206,30 +206,30 @@ void loop_impl::run_watchers(intrusive_list<handle_base, phase_tag>& list) {
 }
 
 immediate_id loop_impl::set_immediate(std::function<void()> fn) {
-  immediate_entry e;
-  e.id = ++immediate_seq_;
+  immediate_queue::entry e;
+  e.id = ++immediates_.seq;
   e.fn = std::move(fn);
-  immediates_.push(std::move(e));
-  ++immediates_ref_;
-  return static_cast<immediate_id>(immediate_seq_);
+  immediates_.queue.push(std::move(e));
+  ++immediates_.ref;
+  return static_cast<immediate_id>(immediates_.seq);
 }
 
 void loop_impl::clear_immediate(immediate_id id) noexcept {
   auto v = static_cast<std::uint64_t>(id);
-  if (v == 0 || v > immediate_seq_ || immediates_.empty() || v < immediates_.front().id) return;
+  if (v == 0 || v > immediates_.seq || immediates_.queue.empty() || v < immediates_.queue.front().id) return;
   try {
-    if (cleared_immediates_.insert(v).second) --immediates_ref_;
+    if (immediates_.cleared.insert(v).second) --immediates_.ref;
   } catch (...) {
   }
 }
 
 void loop_impl::run_immediates() {
   // Immediates queued while this phase runs wait for the next iteration (Node's rule).
-  std::size_t n = immediates_.size();
+  std::size_t n = immediates_.queue.size();
   while (n-- > 0) {
-    immediate_entry e = immediates_.pop();
-    if (!cleared_immediates_.empty() && cleared_immediates_.erase(e.id) != 0) continue;
-    --immediates_ref_;
+    immediate_queue::entry e = immediates_.queue.pop();
+    if (!immediates_.cleared.empty() && immediates_.cleared.erase(e.id) != 0) continue;
+    --immediates_.ref;
     invoke(e.fn);
   }
 }
@@ -288,7 +288,7 @@ void loop_impl::process_asyncs() {
 std::int64_t loop_impl::poll_timeout() const noexcept {
   if (stop_flag_) return 0;
   if (!alive()) return 0;
-  if (!idle_.empty() || pending_head_ != nullptr || !closing_.empty() || immediates_ref_ > 0) return 0;
+  if (!idle_.empty() || pending_.head != nullptr || !closing_.empty() || immediates_.ref > 0) return 0;
   timer_impl* t = timers_.top();
   if (t == nullptr) return -1;
   if (t->deadline <= time_ns_) return 0;
