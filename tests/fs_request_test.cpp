@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fs_fixture.hpp"
-#include "loop_impl.hpp"  // port_supports: which file operations the port runs itself
+#include "loop/loop_impl.hpp"  // port_supports: which file operations the port runs itself
 
 namespace {
 

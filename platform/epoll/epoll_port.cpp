@@ -482,7 +482,7 @@ void port::run_queue(io_object& io, bool read_side, detail::poll_result& out) {
     ++out.completions;
     // May submit to this io object (queued: served in this loop), cancel on it, or close
     // its handle (detach runs only in the close phase, after this poll).
-    detail::deliver(*op);
+    detail::complete(*op);
   }
   st.running[side] = false;
 }
@@ -549,7 +549,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     operation* next = next_of(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

@@ -962,7 +962,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   op.result = ec ? 0 : static_cast<std::int64_t>(bytes);
   st.owner = nullptr;  // no longer in flight in this port
   ++out.completions;
-  detail::deliver(op);
+  detail::complete(op);
 }
 
 // ---------------------------------------------------------------- ipc pipes (ipc_channel)
@@ -1405,7 +1405,7 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (op.error) op.result = 0;
     st.owner = nullptr;  // no longer in flight in this port
     ++out.completions;
-    detail::deliver(op);
+    detail::complete(op);
   }
   return static_cast<long>(n);
 }
@@ -1450,7 +1450,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
       st.owner = nullptr;
       op->result = 0;
       ++out.completions;
-      detail::deliver(*op);
+      detail::complete(*op);
     } else {
       finish_io(*op, op->error, static_cast<std::uint32_t>(op->result), out);
     }

@@ -375,7 +375,7 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -576,7 +576,7 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -836,7 +836,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->error = {};
       }
       ++total;
-      detail::deliver(*op);
+      detail::complete(*op);
     }
     if (n < reap_batch) break;
   }
@@ -873,7 +873,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     detail::operation* next = next_ready(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

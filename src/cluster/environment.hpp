@@ -16,8 +16,9 @@ inline constexpr const char* env_max_message = "EDDY_CLUSTER_MAX_MESSAGE";
 // The channel's name as the pipe takes it: '@' (which stands for the leading NUL of an
 // abstract Unix socket in the environment) becomes that NUL.
 inline std::string to_bind_name(const std::string& name) {
-  if (!name.empty() && name[0] == '@') return std::string(1, '\0') + name.substr(1);
-  return name;
+  std::string out = name;
+  if (!out.empty() && out[0] == '@') out[0] = '\0';
+  return out;
 }
 
 }  // namespace eddy::cluster::detail

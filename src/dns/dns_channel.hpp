@@ -1,5 +1,5 @@
-// The resolver's engine (src/resolver.cpp drives it): a DNS channel that does its own socket
-// I/O. src/dns_channel_ares.cpp is c-ares; src/dns_channel_none.cpp stands in when eddy is
+// The resolver's engine (src/dns/resolver.cpp drives it): a DNS channel that does its own socket
+// I/O. src/dns/dns_channel_ares.cpp is c-ares; src/dns/dns_channel_none.cpp stands in when eddy is
 // built without c-ares, and open() fails there with errc::not_supported.
 //
 // The channel never blocks and owns no thread: it reports which of its sockets it needs to

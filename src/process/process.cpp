@@ -9,8 +9,8 @@
 
 #include "eddy/pipe.hpp"
 #include "eddy/signal.hpp"
-#include "io_handle.hpp"
-#include "loop_impl.hpp"
+#include "io/io_handle.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {
@@ -35,7 +35,7 @@ class process_impl final : public handle_base {
     const bool reaped = proc::reap(child_, status, sig);
     if (proc::release(child_, reaped)) {
       try {
-        loop_.orphans_.push_back(child_);
+        loop_.children_.orphans.push_back(child_);
       } catch (...) {
         // Out of memory: the child stays a zombie until this process exits.
       }
@@ -121,7 +121,7 @@ std::error_code plan_stdio(loop_impl& loop, const process_options& options, std:
 
 void notify_exit(void* ctx) noexcept {
   auto* loop = static_cast<loop_impl*>(ctx);
-  loop->children_pending_.store(true, std::memory_order_seq_cst);
+  loop->children_.pending.store(true, std::memory_order_seq_cst);
   if (!loop->wake_pending_.exchange(true, std::memory_order_seq_cst)) loop->wake();
 }
 
@@ -176,7 +176,7 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
   }
   child_ = c;
   cb_ = std::move(on_exit);
-  loop_.children_.push_back(*this);
+  loop_.children_.running.push_back(*this);
   set_active(true);
   return {};
 }
@@ -184,25 +184,25 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
 std::error_code loop_impl::update_child_watch(bool spawning) noexcept {
   const int signum = proc::exit_signal();
   if (signum == 0) return {};
-  return set_internal_signal(signum, spawning || !children_.empty() || !orphans_.empty());
+  return set_internal_signal(signum, spawning || !children_.running.empty() || !children_.orphans.empty());
 }
 
 void loop_impl::process_children() {
-  if (!children_pending_.exchange(false, std::memory_order_seq_cst)) return;
-  std::erase_if(orphans_, [](proc::child& c) {
+  if (!children_.pending.exchange(false, std::memory_order_seq_cst)) return;
+  std::erase_if(children_.orphans, [](proc::child& c) {
     std::int64_t status = 0;
     int sig = 0;
     return proc::reap(c, status, sig);
   });
   intrusive_list<handle_base, phase_tag> running;
-  children_.splice_all(running);
+  children_.running.splice_all(running);
   while (handle_base* h = running.front()) {
     running.erase(*h);
     auto& p = static_cast<process_impl&>(*h);
     std::int64_t status = 0;
     int sig = 0;
     if (!proc::reap(p.child_, status, sig)) {
-      children_.push_back(p);
+      children_.running.push_back(p);
       continue;
     }
     (void)proc::release(p.child_, true);

@@ -1,4 +1,4 @@
-// The resolver's engine on c-ares (see src/dns_channel.hpp). c-ares does the socket I/O and
+// The resolver's engine on c-ares (see src/dns/dns_channel.hpp). c-ares does the socket I/O and
 // the DNS protocol; this file maps its options, states and errors to eddy's, and reads the
 // answers into dns::records. Only c-ares' portable API is used: ares.h brings the address
 // family constants with it on every platform.
@@ -9,7 +9,7 @@
 #include <memory>
 #include <mutex>
 
-#include "dns_channel.hpp"
+#include "dns/dns_channel.hpp"
 
 namespace eddy::detail::dns_channel {
 

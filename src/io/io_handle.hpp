@@ -3,7 +3,7 @@
 // rule that the close phase waits for them.
 #pragma once
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/net.hpp"
 
 namespace eddy::detail {

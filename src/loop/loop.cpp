@@ -9,7 +9,7 @@
 
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {
@@ -26,9 +26,7 @@ loop_impl::loop_impl(eddy::loop& owner, backend_kind kind) noexcept : owner_(own
 loop_impl::~loop_impl() = default;
 
 std::error_code loop_impl::open_port() {
-  if (auto ec = emplace_port(port_, kind_)) return ec;
-  port_open_ = true;
-  return {};
+  return port_.open(kind_);
 }
 
 void loop_impl::report_exception(std::exception_ptr e) {
@@ -138,94 +136,58 @@ void loop_impl::submit(operation& op) noexcept {
   op.result = 0;
   ++ops_in_flight_;
   if (keeps_loop_alive(op.kind)) ++active_reqs_;
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.submit(op);
-      },
-      port_);
+  port_.submit(op);
 }
 
 bool loop_impl::port_supports(op_kind kind) const noexcept {
-  return std::visit(
-      [&](const auto& p) -> bool {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.supports(kind);
-        } else {
-          return false;
-        }
-      },
-      port_);
+  return port_.supports(kind);
 }
 
 bool loop_impl::cancel(operation& op) noexcept {
   if (!op.in_flight) return false;
-  for (operation* p = pending_head_; p != nullptr; p = p->next) {
+  for (operation* p = pending_.head; p != nullptr; p = p->next) {
     if (p == &op) {
       op.error = make_error_code(errc::operation_canceled);
       return true;
     }
   }
-  return std::visit(
-      [&](auto& p) -> bool {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.cancel(op);
-        } else {
-          return false;
-        }
-      },
-      port_);
+  return port_.cancel(op);
 }
 
 void loop_impl::defer(operation& op) noexcept {
   op.next = nullptr;
-  if (pending_tail_ != nullptr) {
-    pending_tail_->next = &op;
+  if (pending_.tail != nullptr) {
+    pending_.tail->next = &op;
   } else {
-    pending_head_ = &op;
+    pending_.head = &op;
   }
-  pending_tail_ = &op;
+  pending_.tail = &op;
 }
 
 bool loop_impl::run_pending() {
-  if (pending_head_ == nullptr) return false;
+  if (pending_.head == nullptr) return false;
   // Only what was queued before this phase; completions deferred now wait a turn.
-  operation* op = pending_head_;
-  pending_head_ = pending_tail_ = nullptr;
+  operation* op = pending_.head;
+  pending_.head = pending_.tail = nullptr;
   while (op != nullptr) {
     operation* next = op->next;
     op->next = nullptr;
-    deliver(*op);
+    complete(*op);
     op = next;
   }
   return true;
 }
 
 std::error_code loop_impl::port_attach(io_object& io) {
-  return std::visit(
-      [&](auto& p) -> std::error_code {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.attach(io);
-        } else {
-          return make_error_code(errc::closed);
-        }
-      },
-      port_);
+  return port_.attach(io);
 }
 
 void loop_impl::port_detach(io_object& io) noexcept {
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.detach(io);
-      },
-      port_);
+  port_.detach(io);
 }
 
 void loop_impl::wake() noexcept {
-  std::visit(
-      [&](auto& p) {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.wake();
-      },
-      port_);
+  port_.wake();
 }
 
 // ---------------------------------------------------------------- watchers and immediates
@@ -244,30 +206,30 @@ void loop_impl::run_watchers(intrusive_list<handle_base, phase_tag>& list) {
 }
 
 immediate_id loop_impl::set_immediate(std::function<void()> fn) {
-  immediate_entry e;
-  e.id = ++immediate_seq_;
+  immediate_queue::entry e;
+  e.id = ++immediates_.seq;
   e.fn = std::move(fn);
-  immediates_.push(std::move(e));
-  ++immediates_ref_;
-  return static_cast<immediate_id>(immediate_seq_);
+  immediates_.queue.push(std::move(e));
+  ++immediates_.ref;
+  return static_cast<immediate_id>(immediates_.seq);
 }
 
 void loop_impl::clear_immediate(immediate_id id) noexcept {
   auto v = static_cast<std::uint64_t>(id);
-  if (v == 0 || v > immediate_seq_ || immediates_.empty() || v < immediates_.front().id) return;
+  if (v == 0 || v > immediates_.seq || immediates_.queue.empty() || v < immediates_.queue.front().id) return;
   try {
-    if (cleared_immediates_.insert(v).second) --immediates_ref_;
+    if (immediates_.cleared.insert(v).second) --immediates_.ref;
   } catch (...) {
   }
 }
 
 void loop_impl::run_immediates() {
   // Immediates queued while this phase runs wait for the next iteration (Node's rule).
-  std::size_t n = immediates_.size();
+  std::size_t n = immediates_.queue.size();
   while (n-- > 0) {
-    immediate_entry e = immediates_.pop();
-    if (!cleared_immediates_.empty() && cleared_immediates_.erase(e.id) != 0) continue;
-    --immediates_ref_;
+    immediate_queue::entry e = immediates_.queue.pop();
+    if (!immediates_.cleared.empty() && immediates_.cleared.erase(e.id) != 0) continue;
+    --immediates_.ref;
     invoke(e.fn);
   }
 }
@@ -304,14 +266,7 @@ std::error_code loop_impl::close() {
     return make_error_code(errc::busy);
   }
   unregister_signals();
-  if (port_open_) {
-    std::visit(
-        [](auto& p) {
-          if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) p.close();
-        },
-        port_);
-    port_open_ = false;
-  }
+  port_.close();
   return {};
 }
 
@@ -339,7 +294,7 @@ void loop_impl::process_asyncs() {
 std::int64_t loop_impl::poll_timeout() const noexcept {
   if (stop_flag_) return 0;
   if (!alive()) return 0;
-  if (!idle_.empty() || pending_head_ != nullptr || !closing_.empty() || immediates_ref_ > 0) return 0;
+  if (!idle_.empty() || pending_.head != nullptr || !closing_.empty() || immediates_.ref > 0) return 0;
   timer_impl* t = timers_.top();
   if (t == nullptr) return -1;
   if (t->deadline <= time_ns_) return 0;
@@ -349,15 +304,7 @@ std::int64_t loop_impl::poll_timeout() const noexcept {
 
 void loop_impl::poll(std::int64_t timeout_ns) {
   const std::uint64_t before = monotonic_ns();
-  poll_result r = std::visit(
-      [&](auto& p) -> poll_result {
-        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>) {
-          return p.poll(timeout_ns);
-        } else {
-          return {};
-        }
-      },
-      port_);
+  poll_result r = port_.poll(timeout_ns);
   // Idle time is the time spent waiting; callbacks run inside poll are a small part of it
   // when anything was delivered, so count only empty waits fully.
   const std::uint64_t after = monotonic_ns();
@@ -420,7 +367,7 @@ std::string loop_impl::dump_handles(bool active_only) const {
   return out;
 }
 
-void deliver(operation& op) noexcept {
+void complete(operation& op) noexcept {
   Expects(op.in_flight && op.loop != nullptr);  // a port delivered an operation twice
   loop_impl& l = *op.loop;
   op.in_flight = false;
@@ -452,7 +399,7 @@ std::optional<backend_kind> parse_backend(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-bool backend_compiled(backend_kind kind) noexcept { return detail::port_compiled(kind); }
+bool backend_compiled(backend_kind kind) noexcept { return detail::loop_port::compiled(kind); }
 
 namespace {
 
@@ -474,7 +421,7 @@ std::unique_ptr<detail::loop_impl> make_impl(loop& owner, const loop_options& op
     if ((ec = impl->open_port())) return nullptr;
     return impl;
   }
-  for (backend_kind k : detail::default_backends) {
+  for (backend_kind k : detail::loop_port::defaults()) {
     auto impl = std::make_unique<detail::loop_impl>(owner, k);
     if (!(ec = impl->open_port())) return impl;
   }

@@ -3,7 +3,7 @@
 #include "eddy/tcp.hpp"
 #include "eddy/udp.hpp"
 
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace {
@@ -45,15 +45,15 @@ std::error_code pipe::write2(std::span<const const_buffer> bufs, handle& send_ha
 
 std::size_t pipe::pending_count() const noexcept {
   auto* s = as_pipe(impl_);
-  return s ? s->pending_handles_.size() : 0;
+  return s ? s->reader_.pending_handles.size() : 0;
 }
 
 namespace {
 template <class Target>
 std::error_code take_pending(detail::stream_impl* s, Target& out) {
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->pending_handles_.empty()) return make_error_code(errc::would_block);
-  std::intptr_t native = s->pending_handles_.pop();
+  if (s->reader_.pending_handles.empty()) return make_error_code(errc::would_block);
+  std::intptr_t native = s->reader_.pending_handles.pop();
   if (auto ec = out.open(native)) {
     detail::net::close(native);
     return ec;
@@ -69,10 +69,10 @@ std::error_code pipe::accept_pending(udp& out) { return take_pending(as_pipe(imp
 std::error_code pipe::bind(std::string_view name) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (!s->bound_name_.empty()) return make_error_code(errc::already_started);
+  if (!s->listener_.bound_name.empty()) return make_error_code(errc::already_started);
   if (auto ec = ensure_socket(*s)) return ec;
   if (auto ec = detail::net::bind_local(s->io_.native, name)) return ec;
-  s->bound_name_.assign(name);
+  s->listener_.bound_name.assign(name);
   return {};
 }
 
@@ -80,11 +80,11 @@ std::error_code pipe::listen(int backlog, completion_callback on_connection) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (!on_connection) return make_error_code(errc::invalid_argument);
-  if (s->bound_name_.empty()) return make_error_code(errc::invalid_argument);  // bind first
-  if (s->listening_) return make_error_code(errc::already_started);
+  if (s->listener_.bound_name.empty()) return make_error_code(errc::invalid_argument);  // bind first
+  if (s->listener_.listening) return make_error_code(errc::already_started);
   if (auto ec = detail::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
-  s->on_connection_ = std::move(on_connection);
-  s->listening_ = true;
+  s->listener_.on_connection = std::move(on_connection);
+  s->listener_.listening = true;
   s->set_active(true);
   s->start_accept();
   return {};
@@ -100,8 +100,8 @@ std::error_code pipe::accept(pipe& client) {
 std::error_code pipe::connect(std::string_view name, completion_callback on_connect) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->connected_ || s->connect_op_.in_flight) return make_error_code(errc::already_connected);
-  if (auto ec = detail::net::local_target(name, s->connect_addr_)) return ec;
+  if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
+  if (auto ec = detail::net::local_target(name, s->connector_.addr)) return ec;
   if (auto ec = ensure_socket(*s)) return ec;
   s->start_connect(std::move(on_connect));
   return {};
@@ -110,9 +110,9 @@ std::error_code pipe::connect(std::string_view name, completion_callback on_conn
 std::error_code pipe::chmod(pipe_access access) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->bound_name_.empty()) return make_error_code(errc::bad_descriptor);
+  if (s->listener_.bound_name.empty()) return make_error_code(errc::bad_descriptor);
   const auto bits = static_cast<int>(access);
-  return detail::net::chmod_local(s->bound_name_, (bits & 1) != 0, (bits & 2) != 0);
+  return detail::net::chmod_local(s->listener_.bound_name, (bits & 1) != 0, (bits & 2) != 0);
 }
 
 std::string pipe::local_name(std::error_code& ec) const {

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/signal.hpp"
 
 namespace eddy {
@@ -56,12 +56,12 @@ void release_signal(int signum) noexcept {
 
 // False when more than max_loops loops watch signals: this loop will not receive them.
 bool register_loop(loop_impl& l) {
-  if (l.signal_slot_ >= 0) return true;
+  if (l.signals_.slot >= 0) return true;
   std::lock_guard lock(g_mutex);
   for (std::size_t i = 0; i < max_loops; ++i) {
     loop_impl* expected = nullptr;
     if (g_loops[i].compare_exchange_strong(expected, &l)) {
-      l.signal_slot_ = static_cast<int>(i);
+      l.signals_.slot = static_cast<int>(i);
       return true;
     }
   }
@@ -69,9 +69,9 @@ bool register_loop(loop_impl& l) {
 }
 
 void recompute_interest(loop_impl& l) noexcept {
-  std::uint64_t mask = l.signal_internal_;
-  l.signals_.for_each([&](handle_base& h) { mask |= bit(static_cast<signal_impl&>(h).signum); });
-  l.signal_interest_.store(mask, std::memory_order_seq_cst);
+  std::uint64_t mask = l.signals_.internal;
+  l.signals_.handles.for_each([&](handle_base& h) { mask |= bit(static_cast<signal_impl&>(h).signum); });
+  l.signals_.interest.store(mask, std::memory_order_seq_cst);
 }
 
 std::error_code signal_impl::start(int num, std::function<void(int)> fn, bool once) {
@@ -81,7 +81,7 @@ std::error_code signal_impl::start(int num, std::function<void(int)> fn, bool on
     if (auto ec = use_signal(num)) return ec;
     stop();
     signum = num;
-    loop_.signals_.push_back(*this);
+    loop_.signals_.handles.push_back(*this);
     register_loop(loop_);
   }
   cb = std::move(fn);
@@ -109,8 +109,8 @@ void sig::dispatch(int signum) noexcept {
   g_dispatching.fetch_add(1, std::memory_order_seq_cst);
   for (auto& slot : g_loops) {
     loop_impl* l = slot.load(std::memory_order_seq_cst);
-    if (l == nullptr || (l->signal_interest_.load(std::memory_order_seq_cst) & bit(signum)) == 0) continue;
-    l->signal_pending_.fetch_or(bit(signum), std::memory_order_seq_cst);
+    if (l == nullptr || (l->signals_.interest.load(std::memory_order_seq_cst) & bit(signum)) == 0) continue;
+    l->signals_.pending.fetch_or(bit(signum), std::memory_order_seq_cst);
     if (!l->wake_pending_.exchange(true, std::memory_order_seq_cst)) l->wake();
   }
   g_dispatching.fetch_sub(1, std::memory_order_seq_cst);
@@ -119,7 +119,7 @@ void sig::dispatch(int signum) noexcept {
 
 std::error_code loop_impl::set_internal_signal(int signum, bool on) noexcept {
   if (signum < 1 || signum > max_signal) return make_error_code(errc::invalid_argument);
-  if (((signal_internal_ & bit(signum)) != 0) == on) return {};
+  if (((signals_.internal & bit(signum)) != 0) == on) return {};
   if (on) {
     try {
       if (auto ec = use_signal(signum)) return ec;
@@ -130,9 +130,9 @@ std::error_code loop_impl::set_internal_signal(int signum, bool on) noexcept {
     } catch (...) {  // std::mutex::lock may throw
       return make_error_code(errc::no_memory);
     }
-    signal_internal_ |= bit(signum);
+    signals_.internal |= bit(signum);
   } else {
-    signal_internal_ &= ~bit(signum);
+    signals_.internal &= ~bit(signum);
     release_signal(signum);
   }
   recompute_interest(*this);
@@ -141,24 +141,24 @@ std::error_code loop_impl::set_internal_signal(int signum, bool on) noexcept {
 
 void loop_impl::unregister_signals() noexcept {
   for (int num = 1; num <= max_signal; ++num) {
-    if ((signal_internal_ & bit(num)) != 0) (void)set_internal_signal(num, false);
+    if ((signals_.internal & bit(num)) != 0) (void)set_internal_signal(num, false);
   }
-  if (signal_slot_ < 0) return;
-  g_loops[static_cast<std::size_t>(signal_slot_)].store(nullptr, std::memory_order_seq_cst);
-  signal_slot_ = -1;
+  if (signals_.slot < 0) return;
+  g_loops[static_cast<std::size_t>(signals_.slot)].store(nullptr, std::memory_order_seq_cst);
+  signals_.slot = -1;
   // A handler that loaded this loop before the store may still be using it.
   while (g_dispatching.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
 void loop_impl::process_signals() {
-  std::uint64_t pending = signal_pending_.exchange(0, std::memory_order_seq_cst);
-  if ((pending & signal_internal_) != 0) children_pending_.store(true, std::memory_order_seq_cst);
-  if (pending == 0 || signals_.empty()) return;
+  std::uint64_t pending = signals_.pending.exchange(0, std::memory_order_seq_cst);
+  if ((pending & signals_.internal) != 0) children_.pending.store(true, std::memory_order_seq_cst);
+  if (pending == 0 || signals_.handles.empty()) return;
   intrusive_list<handle_base, phase_tag> running;
-  signals_.splice_all(running);
+  signals_.handles.splice_all(running);
   while (handle_base* h = running.front()) {
     running.erase(*h);
-    signals_.push_back(*h);
+    signals_.handles.push_back(*h);
     auto& s = static_cast<signal_impl&>(*h);
     const int num = s.signum;
     if ((pending & bit(num)) == 0) continue;

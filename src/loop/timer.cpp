@@ -1,6 +1,6 @@
 #include "eddy/timer.hpp"
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/fs_event.hpp"
 
 namespace eddy {
@@ -111,7 +111,7 @@ class fs_event_impl final : public handle_base {
       // The watch broke (or the port cannot read it): say so once, then stop.
       const std::error_code ec = op->error;
       h.stop();
-      h.deliver(ec, {}, 0);
+      h.notify(ec, {}, 0);
     } else {
       h.changes_.clear();
       fs_watch::parse(w.t, w.buf.get(), static_cast<std::size_t>(op->result), h.changes_);
@@ -120,7 +120,7 @@ class fs_event_impl final : public handle_base {
       batch.swap(h.changes_);
       for (const auto& c : batch) {
         if (h.current_ != &w) break;  // stop() inside a callback: nothing more
-        h.deliver({}, c.filename, c.events);
+        h.notify({}, c.filename, c.events);
       }
     }
     if (h.closing_ && h.ops_in_flight_ == 0) h.queue_for_close();
@@ -128,7 +128,7 @@ class fs_event_impl final : public handle_base {
 
   // The callback may stop and start the watch again with a new callback: it runs from a
   // local, so that start() does not destroy it while it runs.
-  void deliver(std::error_code ec, std::string_view name, unsigned events) {
+  void notify(std::error_code ec, std::string_view name, unsigned events) {
     if (!cb_) return;
     const std::uint32_t generation = cb_generation_;
     fs_event_callback fn = std::move(cb_);

@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "io/stream_impl.hpp"
 #include "platform/contract/fault.hpp"
-#include "stream_impl.hpp"
 
 namespace eddy {
 namespace detail {
@@ -13,50 +13,50 @@ constexpr std::size_t max_iov = 64;  // buffers handed to one send; the rest fol
 }  // namespace
 
 stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle(loop, type) {
-  prepare(read_op_, op_kind::recv, &on_read_complete);
-  read_op_.acquire = &acquire_read_buffer;
-  prepare(write_op_, op_kind::send, &on_write_complete);
-  prepare(shutdown_op_, op_kind::nop, &on_shutdown_complete);
-  prepare(unread_op_, op_kind::nop, &on_unread_complete);
-  prepare(accept_op_, op_kind::accept, &on_accept_complete);
-  prepare(connect_op_, op_kind::connect, &on_connect_complete);
+  prepare(reader_.op, op_kind::recv, &on_read_complete);
+  reader_.op.acquire = &acquire_read_buffer;
+  prepare(writer_.op, op_kind::send, &on_write_complete);
+  prepare(writer_.shutdown_op, op_kind::nop, &on_shutdown_complete);
+  prepare(reader_.unread_op, op_kind::nop, &on_unread_complete);
+  prepare(listener_.op, op_kind::accept, &on_accept_complete);
+  prepare(connector_.op, op_kind::connect, &on_connect_complete);
 }
 
 stream_impl::~stream_impl() {
-  while (write_request* r = free_requests_) {
-    free_requests_ = r->next;
+  while (write_request* r = writer_.free_requests) {
+    writer_.free_requests = r->next;
     delete r;
   }
 }
 
 void stream_impl::cancel_all() noexcept {
-  for (operation* op : {&read_op_, &write_op_, &accept_op_, &connect_op_}) cancel(*op);
+  for (operation* op : {&reader_.op, &writer_.op, &listener_.op, &connector_.op}) cancel(*op);
 }
 
 void stream_impl::on_close() noexcept {
-  read_closed_ = reading_ && read_once_;
-  reading_ = false;
-  read_once_ = false;
-  listening_ = false;
+  reader_.closed = reader_.reading && reader_.once;
+  reader_.reading = false;
+  reader_.once = false;
+  listener_.listening = false;
   cancel_all();
 }
 
 void stream_impl::on_release() noexcept {
   // Everything has completed; what never started fails now, before the close callback.
   fail_writes(make_error_code(errc::operation_canceled));
-  if (shutdown_cb_) {
-    auto cb = std::move(shutdown_cb_);
+  if (writer_.shutdown_cb) {
+    auto cb = std::move(writer_.shutdown_cb);
     loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
   }
   // A read_some is a request too (unless the handle is gone: then no callback of it runs).
-  if (read_closed_ && owner_ != nullptr) {
-    read_closed_ = false;
-    deliver(make_error_code(errc::operation_canceled), {});
+  if (reader_.closed && owner_ != nullptr) {
+    reader_.closed = false;
+    notify(make_error_code(errc::operation_canceled), {});
   }
-  while (!accepted_.empty()) net::close(accepted_.pop());
-  while (!pending_handles_.empty()) net::close(pending_handles_.pop());
+  while (!listener_.accepted.empty()) net::close(listener_.accepted.pop());
+  while (!reader_.pending_handles.empty()) net::close(reader_.pending_handles.pop());
   close_socket();
-  if (!bound_name_.empty()) net::unlink_local(bound_name_);  // as libuv: a bound path goes with its pipe
+  if (!listener_.bound_name.empty()) net::unlink_local(listener_.bound_name);  // as libuv: a bound path goes with its pipe
 }
 
 // ---------------------------------------------------------------- reading
@@ -64,10 +64,10 @@ void stream_impl::on_release() noexcept {
 std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_read) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
-  if (reading_) return make_error_code(errc::already_started);
-  alloc_ = std::move(alloc);
-  on_read_ = std::move(on_read);
-  reading_ = true;
+  if (reader_.reading) return make_error_code(errc::already_started);
+  reader_.alloc = std::move(alloc);
+  reader_.on_read = std::move(on_read);
+  reader_.reading = true;
   set_active(true);
   start_read();
   return {};
@@ -76,85 +76,85 @@ std::error_code stream_impl::read_start(alloc_callback alloc, read_callback on_r
 std::error_code stream_impl::read_some(mutable_buffer buf, read_callback on_read) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
-  if (reading_) return make_error_code(errc::already_started);
+  if (reader_.reading) return make_error_code(errc::already_started);
   if (buf.empty()) return make_error_code(errc::invalid_argument);
-  alloc_ = nullptr;
-  on_read_ = std::move(on_read);
-  once_buf_ = buf;
-  read_once_ = true;
-  reading_ = true;
+  reader_.alloc = nullptr;
+  reader_.on_read = std::move(on_read);
+  reader_.once_buf = buf;
+  reader_.once = true;
+  reader_.reading = true;
   set_active(true);
   start_read();
   return {};
 }
 
 void stream_impl::read_stop() noexcept {
-  if (!reading_) return;
-  reading_ = false;
-  read_once_ = false;
-  cancel(read_op_);
-  if (!listening_ && write_head_ == nullptr && !connect_op_.in_flight) set_active(false);
+  if (!reader_.reading) return;
+  reader_.reading = false;
+  reader_.once = false;
+  cancel(reader_.op);
+  if (!listener_.listening && writer_.head == nullptr && !connector_.op.in_flight) set_active(false);
 }
 
 void stream_impl::start_read() noexcept {
-  if (!reading_ || read_op_.in_flight || closing_) return;
-  if (!unread_.empty() || unread_end_) {
+  if (!reader_.reading || reader_.op.in_flight || closing_) return;
+  if (!reader_.unread.empty() || reader_.unread_end) {
     // What arrived after read_stop() goes first, from the loop (never from read_start()).
-    if (!unread_op_.in_flight) submit(unread_op_);
+    if (!reader_.unread_op.in_flight) submit(reader_.unread_op);
     return;
   }
-  read_buf_ = {nullptr, 0};
-  read_op_.kind = io_.kind == io_kind::socket ? op_kind::recv : op_kind::read;
-  submit(read_op_);
+  reader_.buf = {nullptr, 0};
+  reader_.op.kind = io_.kind == io_kind::socket ? op_kind::recv : op_kind::read;
+  submit(reader_.op);
 }
 
 // The buffer the next delivery fills: read_some's, the alloc callback's, or the stream's own.
 mutable_buffer stream_impl::next_read_buffer(std::size_t suggested) {
-  if (read_once_) return once_buf_;
+  if (reader_.once) return reader_.once_buf;
   mutable_buffer buf;
-  if (alloc_) {
-    loop_.invoke([&] { buf = alloc_(suggested); });
+  if (reader_.alloc) {
+    loop_.invoke([&] { buf = reader_.alloc(suggested); });
   } else {
-    if (!own_buffer_) own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
-    buf = mutable_buffer(own_buffer_.get(), own_buffer_size);
+    if (!reader_.own_buffer) reader_.own_buffer = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
+    buf = mutable_buffer(reader_.own_buffer.get(), own_buffer_size);
   }
   return buf;
 }
 
 io_vec stream_impl::acquire_read_buffer(operation* op) {
   stream_impl& s = owner_of(op);
-  if (s.read_buf_.len != 0) return s.read_buf_;  // acquired for an earlier attempt
+  if (s.reader_.buf.len != 0) return s.reader_.buf;  // acquired for an earlier attempt
   const mutable_buffer buf = s.next_read_buffer(own_buffer_size);
-  s.read_buf_ = {buf.data(), buf.size()};
-  return s.read_buf_;
+  s.reader_.buf = {buf.data(), buf.size()};
+  return s.reader_.buf;
 }
 
-// Hands one delivery to on_read_. Reading stops after it on any error, and after the one
+// Hands one delivery to reader_.on_read. Reading stops after it on any error, and after the one
 // delivery of a read_some.
-void stream_impl::deliver(std::error_code ec, std::span<std::byte> data) {
-  if (ec == errc::eof) eof_ = true;
-  if (ec || read_once_) {
-    reading_ = false;
-    read_once_ = false;
-    if (!listening_ && write_head_ == nullptr) set_active(false);
+void stream_impl::notify(std::error_code ec, std::span<std::byte> data) {
+  if (ec == errc::eof) reader_.eof = true;
+  if (ec || reader_.once) {
+    reader_.reading = false;
+    reader_.once = false;
+    if (!listener_.listening && writer_.head == nullptr) set_active(false);
   }
-  // The callback may start the next read (read_some, read_start), which replaces on_read_:
+  // The callback may start the next read (read_some, read_start), which replaces reader_.on_read:
   // it runs from a local so that it is not destroyed while it runs.
-  read_callback cb = std::move(on_read_);
-  on_read_ = nullptr;
+  read_callback cb = std::move(reader_.on_read);
+  reader_.on_read = nullptr;
   loop_.invoke([&] { cb(ec, data); });
-  if (!on_read_) on_read_ = std::move(cb);
+  if (!reader_.on_read) reader_.on_read = std::move(cb);
 }
 
 void stream_impl::on_read_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
-  io_vec buf = s.read_buf_;
-  s.read_buf_ = {nullptr, 0};
+  io_vec buf = s.reader_.buf;
+  s.reader_.buf = {nullptr, 0};
   if (op->accepted >= 0) {
     // A handle passed over an ipc pipe: it waits for accept_pending() (or is closed with
     // the pipe if nobody takes it).
-    s.pending_handles_.push(op->accepted);
+    s.reader_.pending_handles.push(op->accepted);
     op->accepted = -1;
   }
   if (s.closing_) return;
@@ -170,39 +170,39 @@ void stream_impl::on_read_complete(operation* op) {
     s.start_read();
     return;
   }
-  if (!s.reading_) {
+  if (!s.reader_.reading) {
     // read_stop() came while the read was in flight and the data won the race: keep it
     // (or the end of stream) for the next read_start(), nothing is lost.
     if (ec) {
-      s.unread_end_ = ec;
+      s.reader_.unread_end = ec;
     } else {
       const auto* p = static_cast<const std::byte*>(buf.base);
-      s.unread_.insert(s.unread_.end(), p, p + n);
+      s.reader_.unread.insert(s.reader_.unread.end(), p, p + n);
     }
     return;
   }
-  s.deliver(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
+  s.notify(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
   s.start_read();
 }
 
 void stream_impl::on_unread_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
-  if (s.closing_ || !s.reading_) return;
-  if (!s.unread_.empty()) {
-    const mutable_buffer buf = s.next_read_buffer(s.unread_.size());
-    const std::size_t n = std::min(buf.size(), s.unread_.size());
+  if (s.closing_ || !s.reader_.reading) return;
+  if (!s.reader_.unread.empty()) {
+    const mutable_buffer buf = s.next_read_buffer(s.reader_.unread.size());
+    const std::size_t n = std::min(buf.size(), s.reader_.unread.size());
     if (n == 0) {
-      s.deliver(make_error_code(errc::no_memory), {});
+      s.notify(make_error_code(errc::no_memory), {});
       return;
     }
-    std::copy_n(s.unread_.begin(), n, buf.begin());
-    s.unread_.erase(s.unread_.begin(), s.unread_.begin() + static_cast<std::ptrdiff_t>(n));
-    s.deliver({}, std::span<std::byte>(buf.data(), n));
+    std::copy_n(s.reader_.unread.begin(), n, buf.begin());
+    s.reader_.unread.erase(s.reader_.unread.begin(), s.reader_.unread.begin() + static_cast<std::ptrdiff_t>(n));
+    s.notify({}, std::span<std::byte>(buf.data(), n));
   } else {
-    std::error_code ec = s.unread_end_;
-    s.unread_end_ = {};
-    s.deliver(ec, {});
+    std::error_code ec = s.reader_.unread_end;
+    s.reader_.unread_end = {};
+    s.notify(ec, {});
   }
   s.start_read();
 }
@@ -210,8 +210,8 @@ void stream_impl::on_unread_complete(operation* op) {
 // ---------------------------------------------------------------- writing
 
 write_request* stream_impl::new_request() {
-  if (write_request* r = free_requests_) {
-    free_requests_ = r->next;
+  if (write_request* r = writer_.free_requests) {
+    writer_.free_requests = r->next;
     r->next = nullptr;
     return r;
   }
@@ -224,15 +224,15 @@ void stream_impl::recycle(write_request* r) noexcept {
   r->bytes_left = 0;
   r->cb = nullptr;
   r->send_handle = -1;
-  r->next = free_requests_;
-  free_requests_ = r;
+  r->next = writer_.free_requests;
+  writer_.free_requests = r;
 }
 
 std::error_code stream_impl::write(std::span<const const_buffer> bufs, completion_callback cb,
                                    std::intptr_t send_handle) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
-  if (write_shut_ || shutdown_cb_) return make_error_code(errc::broken_pipe);
+  if (writer_.shut || writer_.shutdown_cb) return make_error_code(errc::broken_pipe);
   if (EDDY_FAULT(memory) != 0) return make_error_code(errc::no_memory);  // fault injection: no request
   write_request* r = new_request();
   for (const auto& b : bufs) {
@@ -242,39 +242,39 @@ std::error_code stream_impl::write(std::span<const const_buffer> bufs, completio
   }
   r->cb = std::move(cb);
   r->send_handle = send_handle;
-  if (write_tail_ != nullptr) {
-    write_tail_->next = r;
+  if (writer_.tail != nullptr) {
+    writer_.tail->next = r;
   } else {
-    write_head_ = r;
+    writer_.head = r;
   }
-  write_tail_ = r;
-  write_queue_bytes_ += r->bytes_left;
+  writer_.tail = r;
+  writer_.queue_bytes += r->bytes_left;
   set_active(true);
   start_write();
   return {};
 }
 
 void stream_impl::start_write() noexcept {
-  if (write_op_.in_flight || closing_) return;
-  write_request* r = write_head_;
+  if (writer_.op.in_flight || closing_) return;
+  write_request* r = writer_.head;
   if (r == nullptr) return;
   if (r->bytes_left == 0) {
     // An empty write still completes through the port, in order.
-    write_op_.kind = op_kind::nop;
+    writer_.op.kind = op_kind::nop;
   } else {
-    write_op_.kind = io_.kind == io_kind::socket ? op_kind::send : op_kind::write;
-    write_op_.bufs = r->bufs.data() + r->first;
+    writer_.op.kind = io_.kind == io_kind::socket ? op_kind::send : op_kind::write;
+    writer_.op.bufs = r->bufs.data() + r->first;
     std::size_t n = r->bufs.size() - r->first;
-    write_op_.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
+    writer_.op.nbufs = static_cast<std::uint32_t>(n < max_iov ? n : max_iov);
   }
-  write_op_.send_handle = r->send_handle;
-  submit(write_op_);
+  writer_.op.send_handle = r->send_handle;
+  submit(writer_.op);
 }
 
 void stream_impl::on_write_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
-  write_request* r = s.write_head_;
+  write_request* r = s.writer_.head;
   if (op->error == errc::would_block && !s.closing_) {
     // Nothing was sent: io_uring hands EAGAIN back for a non-blocking socket when a send it
     // already waited for once finds no room again. Send again (a new request waits afresh).
@@ -290,7 +290,7 @@ void stream_impl::on_write_complete(operation* op) {
   }
   std::size_t n = static_cast<std::size_t>(op->result);
   if (n > 0) r->send_handle = -1;  // it went with the first bytes
-  s.write_queue_bytes_ -= n;
+  s.writer_.queue_bytes -= n;
   r->bytes_left -= n;
   while (n > 0) {
     io_vec& b = r->bufs[r->first];
@@ -304,20 +304,20 @@ void stream_impl::on_write_complete(operation* op) {
     }
   }
   if (r->bytes_left == 0) {
-    s.write_head_ = r->next;
-    if (s.write_head_ == nullptr) s.write_tail_ = nullptr;
+    s.writer_.head = r->next;
+    if (s.writer_.head == nullptr) s.writer_.tail = nullptr;
     auto cb = std::move(r->cb);
     s.recycle(r);
     if (cb) s.loop_.invoke([&] { cb({}); });
-    if (s.write_head_ == nullptr && !s.closing_) {
-      if (!s.reading_ && !s.listening_) s.set_active(false);
-      if (s.on_drain_) {
+    if (s.writer_.head == nullptr && !s.closing_) {
+      if (!s.reader_.reading && !s.listener_.listening) s.set_active(false);
+      if (s.writer_.on_drain) {
         // The callback may set another one (on_drain() from inside): it runs from a local,
         // so that it is not destroyed while it runs.
-        const std::uint32_t generation = s.drain_generation_;
-        std::function<void()> fn = std::move(s.on_drain_);
+        const std::uint32_t generation = s.writer_.drain_generation;
+        std::function<void()> fn = std::move(s.writer_.on_drain);
         s.loop_.invoke([&] { fn(); });
-        if (s.drain_generation_ == generation) s.on_drain_ = std::move(fn);
+        if (s.writer_.drain_generation == generation) s.writer_.on_drain = std::move(fn);
       }
       s.finish_shutdown_if_ready();
     }
@@ -326,15 +326,15 @@ void stream_impl::on_write_complete(operation* op) {
 }
 
 void stream_impl::fail_writes(std::error_code ec) noexcept {
-  while (write_request* r = write_head_) {
-    write_head_ = r->next;
-    if (write_head_ == nullptr) write_tail_ = nullptr;
-    write_queue_bytes_ -= r->bytes_left;
+  while (write_request* r = writer_.head) {
+    writer_.head = r->next;
+    if (writer_.head == nullptr) writer_.tail = nullptr;
+    writer_.queue_bytes -= r->bytes_left;
     auto cb = std::move(r->cb);
     recycle(r);
     if (cb) loop_.invoke([&] { cb(ec); });
   }
-  write_queue_bytes_ = 0;
+  writer_.queue_bytes = 0;
 }
 
 std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::error_code& ec) {
@@ -342,11 +342,11 @@ std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::erro
     ec = make_error_code(errc::closed);
     return 0;
   }
-  if (!connected_ || write_shut_) {
+  if (!connected_ || writer_.shut) {
     ec = make_error_code(connected_ ? errc::broken_pipe : errc::not_connected);
     return 0;
   }
-  if (write_head_ != nullptr) {
+  if (writer_.head != nullptr) {
     ec = make_error_code(errc::would_block);  // keep the byte order
     return 0;
   }
@@ -366,20 +366,20 @@ std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::erro
 std::error_code stream_impl::shutdown(completion_callback cb) {
   if (closing_) return make_error_code(errc::closed);
   if (!connected_) return make_error_code(errc::not_connected);
-  if (write_shut_ || shutdown_cb_) return make_error_code(errc::already_started);
-  shutdown_cb_ = std::move(cb);
-  shutdown_pending_ = true;
+  if (writer_.shut || writer_.shutdown_cb) return make_error_code(errc::already_started);
+  writer_.shutdown_cb = std::move(cb);
+  writer_.shutdown_pending = true;
   finish_shutdown_if_ready();
   return {};
 }
 
 void stream_impl::finish_shutdown_if_ready() noexcept {
-  if (!shutdown_pending_ || write_head_ != nullptr || shutdown_op_.in_flight) return;
-  shutdown_pending_ = false;
-  write_shut_ = true;
-  shutdown_result_ = net::shutdown_write(io_.native);
+  if (!writer_.shutdown_pending || writer_.head != nullptr || writer_.shutdown_op.in_flight) return;
+  writer_.shutdown_pending = false;
+  writer_.shut = true;
+  writer_.shutdown_result = net::shutdown_write(io_.native);
   // The callback comes from poll, never from inside shutdown() itself.
-  submit(shutdown_op_);
+  submit(writer_.shutdown_op);
 }
 
 void stream_impl::on_shutdown_complete(operation* op) {
@@ -387,9 +387,9 @@ void stream_impl::on_shutdown_complete(operation* op) {
   // The stream stays active while a shutdown is pending; afterwards only reads, writes or
   // listening keep it so.
   s.op_done();
-  auto cb = std::move(s.shutdown_cb_);
-  s.shutdown_cb_ = nullptr;
-  if (cb) s.loop_.invoke([&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.shutdown_result_); });
+  auto cb = std::move(s.writer_.shutdown_cb);
+  s.writer_.shutdown_cb = nullptr;
+  if (cb) s.loop_.invoke([&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.writer_.shutdown_result); });
 }
 
 }  // namespace detail
@@ -418,7 +418,7 @@ void stream::read_stop() noexcept {
 }
 bool stream::is_reading() const noexcept {
   auto* s = as_stream(impl_);
-  return s != nullptr && s->reading_;
+  return s != nullptr && s->reader_.reading;
 }
 std::error_code stream::write(std::span<const const_buffer> bufs, completion_callback on_done) {
   auto* s = as_stream(impl_);
@@ -437,12 +437,12 @@ std::size_t stream::try_write(std::span<const const_buffer> bufs, std::error_cod
 }
 std::size_t stream::write_queue_size() const noexcept {
   auto* s = as_stream(impl_);
-  return s ? s->write_queue_bytes_ : 0;
+  return s ? s->writer_.queue_bytes : 0;
 }
 void stream::on_drain(std::function<void()> cb) {
   if (auto* s = as_stream(impl_)) {
-    s->on_drain_ = std::move(cb);
-    ++s->drain_generation_;
+    s->writer_.on_drain = std::move(cb);
+    ++s->writer_.drain_generation;
   }
 }
 std::error_code stream::shutdown(completion_callback on_done) {
@@ -451,11 +451,11 @@ std::error_code stream::shutdown(completion_callback on_done) {
 }
 bool stream::is_readable() const noexcept {
   auto* s = as_stream(impl_);
-  return s != nullptr && !s->closing_ && s->connected_ && !s->eof_;
+  return s != nullptr && !s->closing_ && s->connected_ && !s->reader_.eof;
 }
 bool stream::is_writable() const noexcept {
   auto* s = as_stream(impl_);
-  return s != nullptr && !s->closing_ && s->connected_ && !s->write_shut_ && !s->shutdown_cb_;
+  return s != nullptr && !s->closing_ && s->connected_ && !s->writer_.shut && !s->writer_.shutdown_cb;
 }
 
 }  // namespace eddy

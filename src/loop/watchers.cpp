@@ -1,5 +1,5 @@
 #include "eddy/idle.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -1,19 +1,19 @@
 #include "eddy/tcp.hpp"
 
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace detail {
 
 void stream_impl::start_accept() noexcept {
-  if (!listening_ || accept_op_.in_flight || closing_) return;
-  submit(accept_op_);
+  if (!listener_.listening || listener_.op.in_flight || closing_) return;
+  submit(listener_.op);
 }
 
 void stream_impl::on_accept_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
-  if (s.closing_ || !s.listening_) {
+  if (s.closing_ || !s.listener_.listening) {
     if (!op->error && op->accepted != net::invalid_socket) net::close(op->accepted);
     return;
   }
@@ -24,12 +24,12 @@ void stream_impl::on_accept_complete(operation* op) {
     // The user still sees the error; accepting resumes with the next connection.
     net::shed_pending_connections(s.io_.native);
   }
-  if (!ec) s.accepted_.push(op->accepted);
+  if (!ec) s.listener_.accepted.push(op->accepted);
   op->accepted = net::invalid_socket;
-  s.loop_.invoke([&] { s.on_connection_(ec); });
+  s.loop_.invoke([&] { s.listener_.on_connection(ec); });
   // Keep accepting while the user takes what arrives; connections left waiting stop the
   // accept loop (the kernel backlog holds the rest) until accept() is called again.
-  if (s.accepted_.empty()) s.start_accept();
+  if (s.listener_.accepted.empty()) s.start_accept();
 }
 
 void stream_impl::on_connect_complete(operation* op) {
@@ -37,20 +37,20 @@ void stream_impl::on_connect_complete(operation* op) {
   s.op_done();
   std::error_code ec = s.closing_ ? make_error_code(errc::operation_canceled) : op->error;
   if (!ec) s.connected_ = true;
-  if (!s.reading_ && s.write_head_ == nullptr) s.set_active(false);
-  auto cb = std::move(s.on_connect_);
-  s.on_connect_ = nullptr;
+  if (!s.reader_.reading && s.writer_.head == nullptr) s.set_active(false);
+  auto cb = std::move(s.connector_.on_connect);
+  s.connector_.on_connect = nullptr;
   if (cb) s.loop_.invoke([&] { cb(ec); });
 }
 
 std::error_code stream_impl::start_listen(int backlog, completion_callback on_connection) {
   if (closing_) return make_error_code(errc::closed);
   if (!on_connection) return make_error_code(errc::invalid_argument);
-  if (listening_) return make_error_code(errc::already_started);
+  if (listener_.listening) return make_error_code(errc::already_started);
   if (connected_) return make_error_code(errc::already_connected);
   if (auto ec = net::listen(io_.native, backlog > 0 ? backlog : 511)) return ec;
-  on_connection_ = std::move(on_connection);
-  listening_ = true;
+  listener_.on_connection = std::move(on_connection);
+  listener_.listening = true;
   set_active(true);
   start_accept();
   return {};
@@ -58,8 +58,8 @@ std::error_code stream_impl::start_listen(int backlog, completion_callback on_co
 
 std::error_code stream_impl::accept_into(stream_impl& c) {
   if (c.has_socket()) return make_error_code(errc::already_connected);
-  if (accepted_.empty()) return make_error_code(errc::would_block);
-  net::native_socket sock = accepted_.pop();
+  if (listener_.accepted.empty()) return make_error_code(errc::would_block);
+  net::native_socket sock = listener_.accepted.pop();
   int family = 0;
   io_kind kind = io_kind::socket;
   std::error_code ec = net::adopt(sock, family, kind);
@@ -74,11 +74,11 @@ std::error_code stream_impl::accept_into(stream_impl& c) {
 }
 
 void stream_impl::start_connect(completion_callback on_connect) {
-  connect_op_.addr = connect_addr_.data.data();
-  connect_op_.addrlen = connect_addr_.len;
-  on_connect_ = std::move(on_connect);
+  connector_.op.addr = connector_.addr.data.data();
+  connector_.op.addrlen = connector_.addr.len;
+  connector_.on_connect = std::move(on_connect);
   set_active(true);
-  submit(connect_op_);
+  submit(connector_.op);
 }
 
 std::error_code stream_impl::adopt(std::intptr_t native) {
@@ -146,11 +146,11 @@ std::error_code tcp::accept(tcp& client) {
 std::error_code tcp::connect(const socket_address& addr, completion_callback on_connect) {
   auto* s = as_tcp(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->connected_ || s->connect_op_.in_flight) return make_error_code(errc::already_connected);
-  if (s->listening_) return make_error_code(errc::invalid_argument);
+  if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
+  if (s->listener_.listening) return make_error_code(errc::invalid_argument);
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (auto ec = ensure_socket(*s, addr.family())) return ec;
-  detail::net::to_native(addr, s->connect_addr_);
+  detail::net::to_native(addr, s->connector_.addr);
   s->start_connect(std::move(on_connect));
   return {};
 }

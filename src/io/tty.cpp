@@ -1,7 +1,7 @@
 #include "eddy/tty.hpp"
 
 #include "platform/tty.hpp"
-#include "stream_impl.hpp"
+#include "io/stream_impl.hpp"
 
 namespace eddy {
 namespace {

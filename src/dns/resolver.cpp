@@ -1,4 +1,4 @@
-// dns::resolver: a DNS channel (src/dns_channel.hpp; c-ares) driven by the loop.
+// dns::resolver: a DNS channel (src/dns/dns_channel.hpp; c-ares) driven by the loop.
 //
 // How c-ares is driven — readiness, not c-ares' socket functions. c-ares does its own
 // nonblocking socket I/O and says, through ARES_OPT_SOCK_STATE_CB, which sockets it wants to
@@ -23,9 +23,9 @@
 #include <memory>
 #include <vector>
 
-#include "dns_channel.hpp"
+#include "dns/dns_channel.hpp"
 #include "eddy/dns.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -1,6 +1,6 @@
-// The resolver's engine when eddy is built without c-ares (see src/dns_channel.hpp): every
+// The resolver's engine when eddy is built without c-ares (see src/dns/dns_channel.hpp): every
 // resolver reports errc::not_supported.
-#include "dns_channel.hpp"
+#include "dns/dns_channel.hpp"
 
 namespace eddy::detail::dns_channel {
 

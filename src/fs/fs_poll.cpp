@@ -4,7 +4,7 @@
 #include "eddy/fs_poll.hpp"
 
 #include "eddy/loop.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {

@@ -3,7 +3,7 @@
 #include <memory>
 #include <vector>
 
-#include "io_handle.hpp"
+#include "io/io_handle.hpp"
 
 namespace eddy {
 namespace detail {
@@ -53,7 +53,7 @@ class udp_impl final : public io_handle {
     // A recv_once is a request too (unless the handle is gone: then no callback of it runs).
     if (recv_closed_ && owner_ != nullptr) {
       recv_closed_ = false;
-      deliver(make_error_code(errc::operation_canceled), {}, socket_address{}, false);
+      notify(make_error_code(errc::operation_canceled), {}, socket_address{}, false);
     }
     close_socket();
   }
@@ -145,13 +145,13 @@ class udp_impl final : public io_handle {
       u.recv_once_ = false;
       u.update_active();
     }
-    u.deliver(ec, data, from, truncated);
+    u.notify(ec, data, from, truncated);
     u.start_recv();  // errors on datagram sockets (e.g. ICMP port unreachable) do not stop receiving
   }
 
   // The callback may start the next receive, which replaces on_recv_: it runs from a local
   // so that it is not destroyed while it runs.
-  void deliver(std::error_code ec, std::span<std::byte> data, const socket_address& from, bool truncated) {
+  void notify(std::error_code ec, std::span<std::byte> data, const socket_address& from, bool truncated) {
     udp_recv_callback cb = std::move(on_recv_);
     on_recv_ = nullptr;
     loop_.invoke([&] { cb(ec, data, from, truncated); });

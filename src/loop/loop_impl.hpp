@@ -15,9 +15,9 @@
 #include "eddy/handle.hpp"
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
-#include "platform/ports.hpp"
+#include "loop/port.hpp"
 #include "platform/process.hpp"
-#include "timer_heap.hpp"
+#include "loop/timer_heap.hpp"
 
 namespace eddy::detail {
 
@@ -117,6 +117,56 @@ class async_impl final : public handle_base {
   std::atomic<int> sending{0};
 };
 
+// The loop's owned parts: each groups the state of one concern, embedded by value in
+// loop_impl (no allocation, no indirection). Loop thread only unless a field says otherwise.
+
+// Signals (src/loop/signal.cpp): the handles, which signals they watch, which have arrived,
+// and this loop's slot in the process-wide table the signal hook reads.
+struct signal_state {
+  intrusive_list<handle_base, phase_tag> handles;
+  std::atomic<std::uint64_t> interest{0};  // read by the signal hook (any thread)
+  std::atomic<std::uint64_t> pending{0};   // set by the signal hook (any thread)
+  int slot = -1;
+  // Signals the loop watches for itself (SIGCHLD while it has children), on top of its
+  // handles' interest; loop_impl::set_internal_signal() hooks and releases them.
+  std::uint64_t internal = 0;
+};
+
+// Children (src/process/process.cpp): the running ones (process handles), those whose handle
+// closed first and that still need reaping, and the flag set when an exit was announced
+// (by SIGCHLD through process_signals, or from the wait thread: any thread).
+struct child_state {
+  intrusive_list<handle_base, phase_tag> running;
+  std::vector<proc::child> orphans;
+  std::atomic<bool> pending{false};
+};
+
+// Thread pool completions (src/pool/threadpool.cpp): a stack linked through
+// work_state::done_next, pushed by pool threads (and by cancel()), drained in poll under
+// mutex, which also guards pushing onto an empty stack and the wake that goes with it.
+struct work_inbox {
+  std::mutex mutex;
+  std::atomic<work_state*> done{nullptr};
+};
+
+// Operations whose completion waits for the pending phase, linked through operation::next.
+struct pending_queue {
+  operation* head = nullptr;
+  operation* tail = nullptr;
+};
+
+// set_immediate() callbacks, in order; a cleared one stays queued but is skipped.
+struct immediate_queue {
+  struct entry {
+    std::uint64_t id = 0;
+    std::function<void()> fn;
+  };
+  ring_queue<entry> queue;
+  std::unordered_set<std::uint64_t> cleared;
+  std::size_t ref = 0;  // queued and not cleared: they keep the loop alive
+  std::uint64_t seq = 0;
+};
+
 class loop_impl {
  public:
   loop_impl(eddy::loop& owner, backend_kind kind) noexcept;
@@ -146,8 +196,8 @@ class loop_impl {
 
   bool run(run_mode mode);
   [[nodiscard]] bool alive() const noexcept {
-    return active_ref_handles_ > 0 || active_reqs_ > 0 || !closing_.empty() || closing_busy_ > 0 || immediates_ref_ > 0 ||
-           pending_head_ != nullptr;
+    return active_ref_handles_ > 0 || active_reqs_ > 0 || !closing_.empty() || closing_busy_ > 0 || immediates_.ref > 0 ||
+           pending_.head != nullptr;
   }
   void update_time() noexcept;
   std::error_code close();
@@ -176,8 +226,7 @@ class loop_impl {
 
   eddy::loop& owner_;
   backend_kind kind_;
-  port_variant port_;
-  bool port_open_ = false;
+  loop_port port_;
   bool stop_flag_ = false;
   bool running_ = false;
   bool draining_ = false;
@@ -202,50 +251,26 @@ class loop_impl {
   intrusive_list<handle_base, phase_tag> asyncs_;
   std::atomic<bool> wake_pending_{false};
 
-  // Signals (src/signal.cpp): the handles, which signals they watch, which have arrived,
-  // and this loop's slot in the process-wide table the signal hook reads.
-  intrusive_list<handle_base, phase_tag> signals_;
-  std::atomic<std::uint64_t> signal_interest_{0};
-  std::atomic<std::uint64_t> signal_pending_{0};
-  int signal_slot_ = -1;
-  // Signals the loop watches for itself (SIGCHLD while it has children), on top of its
-  // handles' interest; set_internal_signal() hooks and releases them.
-  std::uint64_t signal_internal_ = 0;
+  signal_state signals_;
   std::error_code set_internal_signal(int signum, bool on) noexcept;
   void process_signals();
   void unregister_signals() noexcept;
 
-  // Children (src/process.cpp): the running ones (process handles), those whose handle
-  // closed first and that still need reaping, and the flag set when an exit was announced
-  // (by SIGCHLD through process_signals, or from the wait thread).
-  intrusive_list<handle_base, phase_tag> children_;
-  std::vector<proc::child> orphans_;
-  std::atomic<bool> children_pending_{false};
+  child_state children_;
   // Hooks the exit signal while children exist (or one is being spawned), releases it after.
   std::error_code update_child_watch(bool spawning = false) noexcept;
   void process_children();
 
-  // Thread pool completions (src/threadpool.cpp): a stack linked through work_state::done_next,
-  // pushed by pool threads (and by cancel()), drained in poll under work_mutex_, which also
-  // guards pushing onto an empty stack and the wake that goes with it.
-  std::mutex work_mutex_;
-  std::atomic<work_state*> work_done_{nullptr};
+  work_inbox work_;
   // Pushes w (with a reference for the loop) and wakes the loop if needed. Any thread.
   void post_work_done(work_state* w);
   void process_work();
 
-  operation* pending_head_ = nullptr;
-  operation* pending_tail_ = nullptr;
+  // Completions deferred to the pending phase (defer(), run_pending()).
+  pending_queue pending_;
 
   ring_queue<std::function<void()>> ticks_, microtasks_;
-  struct immediate_entry {
-    std::uint64_t id = 0;
-    std::function<void()> fn;
-  };
-  ring_queue<immediate_entry> immediates_;
-  std::unordered_set<std::uint64_t> cleared_immediates_;
-  std::size_t immediates_ref_ = 0;
-  std::uint64_t immediate_seq_ = 0;
+  immediate_queue immediates_;
 
   std::function<void(std::exception_ptr)> uncaught_;
   loop_metrics metrics_;

@@ -34,7 +34,7 @@
 
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/contract/fault.hpp"
 
 namespace eddy {
@@ -444,27 +444,27 @@ class threadpool {
 
 void loop_impl::post_work_done(work_state* w) {
   // Onto a list that is not empty: one compare-and-swap, and nothing of the loop is touched
-  // after it. Whoever made the list non-empty did so under work_mutex_ (below) and wakes the
+  // after it. Whoever made the list non-empty did so under work_.mutex (below) and wakes the
   // loop before unlocking, and the loop drains under the same mutex, so the loop cannot see
   // this completion (and maybe close itself and its port) before that wake is done.
-  work_state* head = work_done_.load(std::memory_order_relaxed);
+  work_state* head = work_.done.load(std::memory_order_relaxed);
   while (head != nullptr) {
     w->done_next = head;
-    if (work_done_.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed)) return;
+    if (work_.done.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed)) return;
   }
-  std::lock_guard lock(work_mutex_);
-  head = work_done_.load(std::memory_order_relaxed);
+  std::lock_guard lock(work_.mutex);
+  head = work_.done.load(std::memory_order_relaxed);
   do {
     w->done_next = head;
-  } while (!work_done_.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed));
+  } while (!work_.done.compare_exchange_weak(head, w, std::memory_order_release, std::memory_order_relaxed));
   if (head == nullptr && !wake_pending_.exchange(true, std::memory_order_seq_cst)) wake();
 }
 
 void loop_impl::process_work() {
   work_state* newest = nullptr;
   {
-    std::lock_guard lock(work_mutex_);
-    newest = work_done_.exchange(nullptr, std::memory_order_acquire);
+    std::lock_guard lock(work_.mutex);
+    newest = work_.done.exchange(nullptr, std::memory_order_acquire);
   }
   // The list is newest first: reverse it, so after_work callbacks run in completion order.
   work_state* w = nullptr;

@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 
 namespace eddy {
 namespace detail {
