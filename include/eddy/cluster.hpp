@@ -27,7 +27,7 @@
 // / TerminateProcess) and replaced. Above rss_warn a worker is reported; above rss_recycle it
 // is asked to leave (disconnect) and replaced. A worker that exits unexpectedly is replaced,
 // after an exponentially growing delay while it keeps dying young; five deaths in a row
-// within a second of starting stop that slot's respawning with an error event.
+// within min_uptime (a second by default) of starting stop that slot's respawning with an error event.
 //
 // Threads: loop thread only. The primary and worker objects belong to the caller and must
 // outlive the loop's run (cluster::run arranges both).
@@ -76,6 +76,9 @@ struct options {
   std::size_t max_message = 16u << 20;
   unsigned max_unacked = 32;  // round_robin's overload guard
   bool respawn = true;        // replace workers that exit unexpectedly
+  // A worker that exits unexpectedly within this time of its start "died young": it is
+  // respawned after a growing delay, and five young deaths in a row stop its slot (crash_loop).
+  std::chrono::milliseconds min_uptime{1000};
 };
 
 // What a worker's heartbeat said.

@@ -239,7 +239,7 @@ class primary_impl {
     worker_rec* w = find(id);
     if (w == nullptr) return;
     w->exited = true;
-    const bool young = clock::now() - w->started < 1s;
+    const bool young = clock::now() - w->started < opts_.min_uptime;
     const bool expected = w->leaving || shutting_down_;
     end_channel(*w, {});
     emit(api_.on_exit, id, status, sig);
