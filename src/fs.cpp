@@ -1,4 +1,4 @@
-// The file system's portable core. Synchronous forms call platform/fs.hpp and name the
+// The file system's portable core. Synchronous forms call platform/contract/fs.hpp and name the
 // call and path in a failure; callback forms run the synchronous form on the thread pool
 // (one job per request) and hand the result to the callback on the loop thread. Where the
 // port performs a file operation itself (io_uring: open, close, read, write, stat, fsync,
@@ -14,7 +14,7 @@
 #include "eddy/loop.hpp"
 #include "eddy/work.hpp"
 #include "loop_impl.hpp"
-#include "platform/fs.hpp"
+#include "platform/contract/fs.hpp"
 
 namespace eddy::fs {
 

@@ -16,7 +16,7 @@
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
 #include "platform/ports.hpp"
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 #include "timer_heap.hpp"
 
 namespace eddy::detail {

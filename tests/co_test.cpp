@@ -11,7 +11,7 @@
 #include "dns_server.hpp"
 #include "eddy/co.hpp"
 #include "helper_path.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 #include "port_fixture.hpp"
 
 namespace {

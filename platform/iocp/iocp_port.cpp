@@ -1,6 +1,6 @@
 #include "platform/iocp/iocp_port.hpp"
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -21,7 +21,7 @@
 #include "platform/iocp/iocp_console.hpp"
 #include "platform/iocp/ipc_channel.hpp"
 #include "platform/iocp/local_pipe.hpp"
-#include "platform/net.hpp"
+#include "platform/contract/net.hpp"
 
 namespace eddy::platform::iocp {
 

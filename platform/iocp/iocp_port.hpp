@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::iocp {
 

@@ -14,12 +14,12 @@
 // read or write, freed by detach (which closes a received socket nobody took).
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 #include <cstdint>
 #include <system_error>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::iocp {
 

@@ -1,4 +1,4 @@
-// Named pipes behind eddy::pipe on Windows, shared by platform/iocp/net.cpp (open/bind/listen/
+// Named pipes behind eddy::pipe on Windows, shared by platform/win32/net.cpp (open/bind/listen/
 // names/close) and platform/iocp/iocp_port.cpp (accept and connect). Private to the iocp port;
 // it includes <windows.h>, so never include it from iocp_port.hpp or anything src/ sees.
 //
@@ -15,14 +15,14 @@
 // - Accepted instances are plain pipe HANDLEs (io_kind::stream), like a connected client.
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include <winsock2.h>
 #include <windows.h>
 
 #include <cstdint>
 #include <string>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::iocp {
 

@@ -1,4 +1,4 @@
-#include "platform/net.hpp"
+#include "platform/contract/net.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "platform/sockaddr.hpp"  // after the socket headers
+#include "platform/contract/sockaddr.hpp"  // after the socket headers
 
 #include <atomic>
 #include <cerrno>

@@ -24,7 +24,7 @@
 
 #include "eddy/error.hpp"
 #include "platform/posix/posix_util.hpp"
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 
 extern char** environ;
 

@@ -3,7 +3,7 @@
 #include <cerrno>
 
 #include "eddy/error.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 namespace eddy::detail::sig {
 namespace {

@@ -16,7 +16,7 @@
 
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::uring {
 

@@ -2,7 +2,7 @@
 // Private to the iocp port; includes <windows.h>.
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 #include <string>
 #include <string_view>

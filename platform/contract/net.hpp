@@ -1,6 +1,6 @@
 // Synchronous socket calls the core needs around the asynchronous operations: creating,
 // binding, listening, options, addresses and closing. One header, one implementation per
-// OS family (platform/posix/net.cpp, platform/iocp/net.cpp), so src/ never names an OS.
+// OS family (platform/posix/net.cpp, platform/win32/net.cpp), so src/ never names an OS.
 // Every call is non-blocking (sockets are created non-blocking) and loop-thread only.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "eddy/address.hpp"
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::detail::net {
 

@@ -1,5 +1,5 @@
 // How signals reach the loops: the one OS-specific piece of eddy::signal.
-// platform/posix/signal_hook.cpp (sigaction) and platform/iocp/signal_hook.cpp
+// platform/posix/signal_hook.cpp (sigaction) and platform/win32/signal_hook.cpp
 // (SetConsoleCtrlHandler) implement it.
 #pragma once
 

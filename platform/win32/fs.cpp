@@ -6,8 +6,8 @@
 // the position is put back afterwards (POSIX pread/pwrite leave it alone). fchmod and futime
 // on a file opened for reading reopen it with FILE_WRITE_ATTRIBUTES (ReOpenFile), as POSIX
 // lets the owner change attributes whatever the descriptor's mode.
-#include "platform/iocp/win32.hpp"
-#include "platform/iocp/utf16.hpp"
+#include "platform/win32/win32.hpp"
+#include "platform/win32/utf16.hpp"
 
 #include <winioctl.h>
 
@@ -17,7 +17,7 @@
 #include <memory>
 #include <random>
 
-#include "platform/fs.hpp"
+#include "platform/contract/fs.hpp"
 
 namespace eddy::detail::fsys {
 namespace {

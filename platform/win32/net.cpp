@@ -1,12 +1,12 @@
-// platform/net.hpp with Winsock: the Windows twin of platform/posix/net.cpp.
+// platform/contract/net.hpp with Winsock: the Windows twin of platform/posix/net.cpp.
 //
 // Sockets are created overlapped (the IOCP port issues AcceptEx / ConnectEx / WSARecv /
 // WSASend on them), not inheritable, and non-blocking (FIONBIO), so the synchronous calls
 // here (try_send, and the port's follow-up read after a zero-byte read) never block.
 // Overlapped calls are not affected by FIONBIO: they still pend and complete through the port.
 // Winsock is started by the IOCP port when a loop opens (port::init).
-#include "platform/iocp/win32.hpp"
-#include "platform/iocp/utf16.hpp"
+#include "platform/win32/win32.hpp"
+#include "platform/win32/utf16.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -23,9 +23,9 @@
 #include <string>
 
 #include "platform/iocp/local_pipe.hpp"
-#include "platform/iocp/utf16.hpp"
-#include "platform/net.hpp"
-#include "platform/sockaddr.hpp"
+#include "platform/win32/utf16.hpp"
+#include "platform/contract/net.hpp"
+#include "platform/contract/sockaddr.hpp"
 
 namespace eddy::detail::net {
 namespace iocp = ::eddy::platform::iocp;
