@@ -208,7 +208,8 @@ TEST_P(FsEventTest, StoppingInsideTheCallbackEndsDelivery) {
     ++calls;
     w.stop();
   }));
-  for (int i = 0; i < 5; ++i) write(dir_ / ("f" + std::to_string(i)), "x");
+  // (std::string("f").append(...), not "f" + ...: GCC 12 at -O3 reports a false -Wrestrict there.)
+  for (int i = 0; i < 5; ++i) write(dir_ / std::string("f").append(std::to_string(i)), "x");
   eddy::timer guard(loop());
   guard.start(10s, [&] {
     w.stop();
