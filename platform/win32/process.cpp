@@ -22,8 +22,8 @@
 namespace eddy::detail::proc {
 namespace {
 
-using platform::iocp::to_utf8;
-using platform::iocp::to_wide;
+using platform::win32::to_utf8;
+using platform::win32::to_wide;
 
 std::error_code last_error() noexcept { return from_win32(::GetLastError()); }
 

@@ -56,4 +56,6 @@ void after_dispatch(int signum) noexcept {
   if (signum == signals::sighup) ::Sleep(2000);
 }
 
+bool hangup_means_exit() noexcept { return true; }
+
 }  // namespace eddy::detail::sig
