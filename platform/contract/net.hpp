@@ -63,6 +63,17 @@ std::error_code local_name(native_socket s, bool peer, std::string& out) noexcep
 std::error_code chmod_local(std::string_view name, bool readable, bool writable) noexcept;
 // Removes a filesystem name a listener created (POSIX); no-op elsewhere.
 void unlink_local(std::string_view name) noexcept;
+// The name of a private local channel called base (letters, digits, '-'), for bind_local
+// and local_target, as text that can travel in an environment variable: "@base" on Linux
+// (an abstract Unix socket; the '@' stands for the leading NUL, which the caller puts back
+// before binding), "\\.\pipe\base" on Windows (a named pipe).
+std::string private_local_name(std::string_view base);
+// Whether a group of processes serving one listening socket (eddy::cluster) should by
+// default all accept on it (shared) rather than have one process accept and pass each
+// connection on: true where passing a socket per connection is costly (Windows:
+// WSADuplicateSocketW and a frame per connection), false where it is cheap (SCM_RIGHTS)
+// and the kernel's own spreading of accepts is uneven (POSIX).
+bool prefer_shared_accept() noexcept;
 
 // UDP.
 std::error_code open_udp(address_family family, native_socket& out) noexcept;

@@ -20,4 +20,9 @@ void restore(int signum) noexcept;
 // moment to run before the OS ends the process. No-op on POSIX.
 void after_dispatch(int signum) noexcept;
 
+// What a hang-up (signals::sighup) means here: false on POSIX (the terminal went away, or,
+// by convention for daemons, "reload your configuration"), true on Windows (CTRL_CLOSE:
+// the console is closing and the OS ends the process in a few seconds, so shut down).
+bool hangup_means_exit() noexcept;
+
 }  // namespace eddy::detail::sig

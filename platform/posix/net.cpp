@@ -370,4 +370,13 @@ void unlink_local(std::string_view name) noexcept {
   ::unlink(path.c_str());
 }
 
+std::string private_local_name(std::string_view base) {
+  // Appended, not "@" + std::string(base): GCC 12 at -O3 reports a false -Wrestrict there.
+  std::string out(1, '@');
+  out.append(base);
+  return out;
+}
+
+bool prefer_shared_accept() noexcept { return false; }
+
 }  // namespace eddy::detail::net

@@ -35,4 +35,6 @@ void restore(int signum) noexcept {
 
 void after_dispatch(int) noexcept {}
 
+bool hangup_means_exit() noexcept { return false; }
+
 }  // namespace eddy::detail::sig
