@@ -3,6 +3,7 @@
 // operation to the file for its I/O kind, cancel, and poll (dequeue a batch, finish each
 // packet, then the ready list). Loop thread only, except wake().
 #include "platform/iocp/port_state.hpp"
+#include "platform/contract/fault.hpp"
 
 #include <mmsystem.h>  // timeBeginPeriod / timeEndPeriod (winmm)
 
@@ -194,6 +195,12 @@ void port::submit(detail::operation& op) noexcept {
   st = op_state{};
   st.owner = &op;
   st.epoch = poll_epoch_;
+  if (int e = EDDY_FAULT(submit)) {  // fault injection: as the overlapped call failing at once
+    op.result = 0;
+    op.error = from_errno(e);
+    push_ready(op);
+    return;
+  }
   if (detail::is_file_op(op.kind)) {  // the core runs these on the thread pool (supports())
     op.result = 0;
     op.error = make_error_code(errc::not_supported);
@@ -231,6 +238,9 @@ void port::start_io(detail::operation& op) noexcept {
     op.error = ec;
     push_ready(op);
   };
+  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto) {
+    if (int e = EDDY_FAULT(send)) return fail(from_errno(e));  // fault injection: the call fails, nothing sent
+  }
   if (is_local_marker(io.native)) return start_pipe(op);  // pipes.cpp
   if (emulation* emu = io_state_of(io).emulated; emu != nullptr && op.kind != detail::op_kind::accept) {
     if (auto ec = emu->arm(emulation::slot_for(op.kind), st.ov)) return fail(ec);
@@ -304,7 +314,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   op.result = ec ? 0 : static_cast<std::int64_t>(bytes);
   st.owner = nullptr;  // no longer in flight in this port
   ++out.completions;
-  detail::deliver(op);
+  detail::complete(op);
 }
 
 bool port::cancel(detail::operation& op) noexcept {
@@ -391,8 +401,11 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (st.handle != nullptr) {
       // Socket I/O. The status is the NTSTATUS the call ended with.
       const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(e.lpOverlapped->Internal));
-      finish_io(op, packet_error(st, status, op.io->kind == detail::io_kind::socket), e.dwNumberOfBytesTransferred,
-                out);
+      std::error_code ec = packet_error(st, status, op.io->kind == detail::io_kind::socket);
+      if (!ec && (op.kind == detail::op_kind::recv || op.kind == detail::op_kind::read || op.kind == detail::op_kind::recvfrom)) {
+        if (int f = EDDY_FAULT(recv)) ec = from_errno(f);  // fault injection: a failed completion status
+      }
+      finish_io(op, ec, e.dwNumberOfBytesTransferred, out);
       continue;
     }
     if (st.epoch == epoch) {
@@ -413,7 +426,7 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (op.error) op.result = 0;
     st.owner = nullptr;  // no longer in flight in this port
     ++out.completions;
-    detail::deliver(op);
+    detail::complete(op);
   }
   return static_cast<long>(n);
 }
@@ -458,7 +471,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
       st.owner = nullptr;
       op->result = 0;
       ++out.completions;
-      detail::deliver(*op);
+      detail::complete(*op);
     } else {
       finish_io(*op, op->error, static_cast<std::uint32_t>(op->result), out);
     }

@@ -2,6 +2,7 @@
 // (AcceptEx slots), ConnectEx, the zero-byte reads of recv and recvfrom and the reads that
 // follow them, WSASend and WSASendTo. Loop thread only.
 #include "platform/iocp/port_state.hpp"
+#include "platform/contract/fault.hpp"
 
 #include <mutex>
 #include <new>
@@ -454,7 +455,11 @@ void port::on_accept_packet(void* overlapped) noexcept {
     return;
   }
   const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(slot.ov.Internal));
-  finish_accept_slot(ctx, slot, packet_error(handle_of(ctx.listener), slot.ov, status, true));
+  std::error_code ec = packet_error(handle_of(ctx.listener), slot.ov, status, true);
+  if (!ec) {
+    if (int f = EDDY_FAULT(accept)) ec = from_errno(f);  // fault injection: a failed AcceptEx status
+  }
+  finish_accept_slot(ctx, slot, ec);
   serve_accept(ctx);
 }
 

@@ -2,6 +2,7 @@
 // multishot accept and its stash, and the multishot receive of a connected or datagram
 // socket into a provided-buffer ring, served to the core's recv operations. Loop thread only.
 #include "platform/uring/port_state.hpp"
+#include "platform/contract/fault.hpp"
 
 namespace eddy::platform::uring {
 
@@ -54,6 +55,12 @@ void port::submit_accept(detail::operation& op) noexcept {
 }
 
 void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out) {
+  if (res >= 0 && !l.detached) {
+    if (int e = EDDY_FAULT(accept)) {  // fault injection: a failed accept CQE
+      ::close(res);
+      res = -e;
+    }
+  }
   if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
   detail::operation* done = nullptr;  // delivered last: its callback may close the listener
   if (res == -EINVAL && !l.ever_accepted && !l.detached) {
@@ -94,7 +101,7 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -261,6 +268,12 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
     if (!rx.armed) free_rx(&rx);
     return;
   }
+  if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+    if (int e = EDDY_FAULT(recv)) {  // fault injection: a failed recv CQE
+      recycle(rx, static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
+      res = -e;
+    }
+  }
   detail::operation* plain = nullptr;  // to be read without the ring
   if (res > 0) {
     rx.ever_received = true;
@@ -289,7 +302,7 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 

@@ -3,6 +3,7 @@
 // only, except wake().
 #include "platform/uring/port_state.hpp"
 
+#include "platform/contract/fault.hpp"
 #include "platform/posix/fs_posix.hpp"
 
 namespace eddy::platform::uring {
@@ -110,6 +111,12 @@ void port::make_ready(detail::operation& op) noexcept {
 }
 
 void port::submit(detail::operation& op) noexcept {
+  if (int e = EDDY_FAULT(submit)) {  // fault injection: as a CQE with -e for this operation's SQE
+    op.result = 0;
+    op.error = from_errno(e);
+    make_ready(op);
+    return;
+  }
   if (detail::is_file_op(op.kind) && !supports(op.kind)) {
     op.result = 0;
     op.error = make_error_code(errc::not_supported);
@@ -135,6 +142,16 @@ void port::submit(detail::operation& op) noexcept {
 
 // One SQE for op, completed by its own CQE.
 void port::submit_plain(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto ||
+      op.kind == detail::op_kind::file_open) {
+    // Fault injection: as the operation's CQE with -e, before anything was sent or created.
+    if (int e = op.kind == detail::op_kind::file_open ? EDDY_FAULT(file_open) : EDDY_FAULT(send)) {
+      op.result = 0;
+      op.error = from_errno(e);
+      make_ready(op);
+      return;
+    }
+  }
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
@@ -249,6 +266,33 @@ bool port::cancel(detail::operation& op) noexcept {
   return true;
 }
 
+// Fault injection (platform/contract/fault.hpp): a CQE that succeeded is rewritten to carry
+// -errno, so the failure takes reap()'s real error path. What it brought (an accepted or
+// passed descriptor) is closed; its bytes are dropped.
+std::int32_t port::injected([[maybe_unused]] detail::operation& op, std::int32_t res) noexcept {
+#if defined(EDDY_FAULT_INJECTION)
+  if (res < 0) return res;
+  int e = 0;
+  switch (op.kind) {
+    case detail::op_kind::accept:
+      if ((e = EDDY_FAULT(accept)) != 0) ::close(res);
+      break;
+    case detail::op_kind::recv:
+    case detail::op_kind::read:
+    case detail::op_kind::recvfrom:
+      if ((e = EDDY_FAULT(recv)) != 0 && op.kind == detail::op_kind::recv && op.io->ipc) {
+        const int fd = posix::take_received_fd(detail::port_state<posix::fd_message>(op).msg);
+        if (fd >= 0) ::close(fd);
+      }
+      break;
+    default: break;  // send, write, sendto, file_open: submit_plain() fails them before the SQE
+  }
+  return e != 0 ? -e : res;
+#else
+  return res;
+#endif
+}
+
 std::uint32_t port::reap(detail::poll_result& out) {
   // Copy a batch of CQEs out and release the ring's slots before running any callback,
   // so callbacks may submit freely.
@@ -287,6 +331,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         continue;
       }
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
+      batch[i].res = injected(*op, batch[i].res);
       if ((op->kind == detail::op_kind::read && detail::port_state<recv_state>(*op).no_buffer) ||
           (op->kind == detail::op_kind::recv && op->buf.len == 0) ||
           (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
@@ -321,7 +366,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->error = {};
       }
       ++total;
-      detail::deliver(*op);
+      detail::complete(*op);
     }
     if (n < reap_batch) break;
   }
@@ -358,7 +403,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     detail::operation* next = next_ready(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

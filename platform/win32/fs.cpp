@@ -7,6 +7,7 @@
 // on a file opened for reading reopen it with FILE_WRITE_ATTRIBUTES (ReOpenFile), as POSIX
 // lets the owner change attributes whatever the descriptor's mode.
 #include "platform/win32/fs_win32.hpp"
+#include "platform/contract/fault.hpp"
 
 #include <winioctl.h>
 
@@ -151,6 +152,7 @@ fs::file_type entry_type(const WIN32_FIND_DATAW& d) noexcept {
 }  // namespace
 
 std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
+  if (int e = EDDY_FAULT(file_open)) return from_errno(e);
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   DWORD access = FILE_READ_ATTRIBUTES;
