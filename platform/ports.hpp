@@ -5,7 +5,7 @@
 
 #include <variant>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 #if defined(_WIN32)
 #include "platform/iocp/iocp_port.hpp"

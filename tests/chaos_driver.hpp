@@ -8,7 +8,7 @@
 
 #include "chaos_world.hpp"
 #include "port_fixture.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 #if defined(__linux__)
 #include <pty.h>

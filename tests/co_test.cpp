@@ -11,7 +11,7 @@
 
 #include "co_fixture.hpp"
 #include "helper_path.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
-#include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
+#include "platform/win32/win32.hpp"  // winsock2, ws2tcpip and windows, lean
 #include "wine.hpp"
 #else
 #include <sys/stat.h>

@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 #include "helper_path.hpp"
 #include "port_fixture.hpp"
 
 #if defined(_WIN32)
-#include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
+#include "platform/win32/win32.hpp"  // winsock2, ws2tcpip and windows, lean
 #include <shellapi.h>
 #else
 #include <unistd.h>

@@ -5,7 +5,7 @@
 #include <csignal>
 #include <thread>
 
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 #include "port_fixture.hpp"
 
 #if !defined(_WIN32)

@@ -9,7 +9,7 @@
 #include "tcp_fixture.hpp"
 
 #if defined(_WIN32)
-#include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
+#include "platform/win32/win32.hpp"  // winsock2, ws2tcpip and windows, lean
 #else
 #include <netinet/in.h>
 #include <sys/socket.h>

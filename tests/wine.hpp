@@ -2,7 +2,7 @@
 // behaves differently from Windows (each caller says how).
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 inline bool running_under_wine() {
   HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");

@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::epoll {
 

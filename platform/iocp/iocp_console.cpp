@@ -1,6 +1,6 @@
 #include "platform/iocp/iocp_console.hpp"
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include <windows.h>
 
 #include <cstring>

@@ -20,7 +20,7 @@
 #include <string>
 #include <system_error>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::iocp::console {
 

@@ -7,7 +7,7 @@
 // the next poll() delivers. TCP: AcceptEx, ConnectEx, zero-byte WSARecv followed by a
 // non-blocking WSARecv into the buffer acquire() gives, WSASend. UDP: a zero-byte peeking
 // WSARecv, then a non-blocking WSARecvFrom; WSASendTo. Pipes and files (io_kind::stream):
-// ReadFile / WriteFile. Named pipes for eddy::pipe: local_pipe.hpp (see docs/windows.md).
+// ReadFile / WriteFile. Named pipes for eddy::pipe: win32/local_pipe.hpp (see docs/windows.md).
 #pragma once
 
 // No OS header here: this file reaches the core's translation units through ports.hpp, and
@@ -17,12 +17,16 @@
 #include <cstdint>
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
+
+namespace eddy::platform::win32 {
+struct local_pipe;  // platform/win32/local_pipe.hpp
+}  // namespace eddy::platform::win32
 
 namespace eddy::platform::iocp {
 
-struct local_pipe;      // local_pipe.hpp
-struct accept_context;  // a socket listener's pending AcceptEx calls (iocp_port.cpp)
+using win32::local_pipe;
+struct accept_context;  // a socket listener's pending AcceptEx calls (port_state.hpp)
 
 class port {
  public:
@@ -53,6 +57,22 @@ class port {
   // the next step (another zero-byte read, another AcceptEx) and leaves it in flight.
   void finish_io(detail::operation& op, std::error_code ec, std::uint32_t bytes, detail::poll_result& out);
   void push_ready(detail::operation& op) noexcept;
+  // start_io and finish_io by I/O kind. The start_* functions issue op's first call (or put
+  // op on the ready list with the error that stopped it); the finish_* functions return
+  // false when op goes on (its next call is issued), else leave in ec / bytes how it ended.
+  void start_accept(detail::operation& op) noexcept;     // sockets.cpp: socket listeners
+  void start_socket_io(detail::operation& op) noexcept;  // sockets.cpp: connect, recv(from), send(to)
+  void start_pipe(detail::operation& op) noexcept;       // pipes.cpp: a named pipe's marker
+  void start_handle_io(detail::operation& op) noexcept;  // pipes.cpp: read, write on a HANDLE
+  bool finish_recv(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
+  bool finish_recvfrom(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
+  void finish_connect(detail::operation& op, std::error_code& ec) noexcept;
+  bool finish_handle_io(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
+  // detach by kind: a socket (its accept context and emulation), a named pipe listener.
+  void detach_socket(detail::io_object& io) noexcept;
+  void detach_pipe(detail::io_object& io) noexcept;
+  // A pipe connect's retry timer fired (its packet's overlapped: the operation's).
+  void on_retry_packet(void* overlapped, detail::poll_result& out);
   // ipc pipes (ipc_channel.hpp): issues op's next ReadFile / WriteFile of a frame (the
   // header, the protocol info or the payload).
   void start_ipc(detail::operation& op) noexcept;

@@ -8,18 +8,18 @@
 // FROM_PROTOCOL_INFO), and hands the payload to the caller's buffer; the socket goes with
 // the first payload bytes of its frame (operation::accepted), as on POSIX.
 //
-// The port (iocp_port.cpp) does the overlapped ReadFile / WriteFile calls; this class only
+// The port (ipc.cpp) does the overlapped ReadFile / WriteFile calls; this class only
 // says which bytes go where next. One write and one read at a time (the core's stream has
 // one of each in flight). Loop thread only. Allocated by the port on an ipc pipe's first
 // read or write, freed by detach (which closes a received socket nobody took).
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 #include <cstdint>
 #include <system_error>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::iocp {
 

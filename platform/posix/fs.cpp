@@ -18,7 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "platform/fs.hpp"
+#include "platform/contract/fs.hpp"
 #include "platform/contract/fault.hpp"
 #include "platform/posix/fs_posix.hpp"
 

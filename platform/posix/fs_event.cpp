@@ -1,4 +1,4 @@
-// fs_event on Linux: one inotify instance per watch (platform/fs_event.hpp). The fd is
+// fs_event on Linux: one inotify instance per watch (platform/contract/fs_event.hpp). The fd is
 // nonblocking and read by the ports like a pipe; parse() turns inotify_event records into
 // changes.
 #include <sys/inotify.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "eddy/fs_event.hpp"
-#include "platform/fs_event.hpp"
+#include "platform/contract/fs_event.hpp"
 
 namespace eddy::detail::fs_watch {
 namespace {

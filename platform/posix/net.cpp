@@ -1,4 +1,4 @@
-#include "platform/net.hpp"
+#include "platform/contract/net.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,8 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "platform/contract/sockaddr.hpp"  // after the socket headers
 #include "platform/contract/fault.hpp"
-#include "platform/sockaddr.hpp"  // after the socket headers
 
 #include <atomic>
 #include <cerrno>
@@ -373,5 +373,14 @@ void unlink_local(std::string_view name) noexcept {
   std::string path(name);
   ::unlink(path.c_str());
 }
+
+std::string private_local_name(std::string_view base) {
+  // Appended, not "@" + std::string(base): GCC 12 at -O3 reports a false -Wrestrict there.
+  std::string out(1, '@');
+  out.append(base);
+  return out;
+}
+
+bool prefer_shared_accept() noexcept { return false; }
 
 }  // namespace eddy::detail::net

@@ -25,7 +25,7 @@
 #include "eddy/error.hpp"
 #include "platform/contract/fault.hpp"
 #include "platform/posix/posix_util.hpp"
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 
 extern char** environ;
 

@@ -3,8 +3,8 @@
 
 #include <cerrno>
 
-#include "platform/net.hpp"
-#include "platform/resolver.hpp"
+#include "platform/contract/net.hpp"
+#include "platform/contract/resolver.hpp"
 
 namespace eddy::detail::resolver {
 namespace {

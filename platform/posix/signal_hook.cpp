@@ -3,7 +3,7 @@
 #include <cerrno>
 
 #include "eddy/error.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 namespace eddy::detail::sig {
 namespace {
@@ -34,5 +34,7 @@ void restore(int signum) noexcept {
 }
 
 void after_dispatch(int) noexcept {}
+
+bool hangup_means_exit() noexcept { return false; }
 
 }  // namespace eddy::detail::sig

@@ -10,7 +10,7 @@
 #include <climits>
 #include <cstring>
 
-#include "platform/tty.hpp"
+#include "platform/contract/tty.hpp"
 
 namespace eddy::detail::term {
 namespace {

@@ -16,7 +16,7 @@
 
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::platform::uring {
 
@@ -43,8 +43,8 @@ class port {
   std::error_code attach(detail::io_object& io);
   void detach(detail::io_object& io) noexcept;
 
-  struct listener;   // a listening socket's multishot accept (defined in the .cpp)
-  struct stream_rx;  // a connected socket's multishot receive (defined in the .cpp)
+  struct listener;   // a listening socket's multishot accept (port_state.hpp)
+  struct stream_rx;  // a connected socket's multishot receive (port_state.hpp)
 
  private:
   io_uring_sqe* get_sqe() noexcept;
@@ -56,7 +56,7 @@ class port {
   void arm_accept(listener& l) noexcept;
   void on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out);
   void free_listener(listener* l) noexcept;
-  struct buffer_group;  // a provided-buffer ring and its memory (defined in the .cpp)
+  struct buffer_group;  // a provided-buffer ring and its memory (port_state.hpp)
   buffer_group* group_for(bool datagram) noexcept;
   void submit_recv(detail::operation& op) noexcept;
   void submit_plain(detail::operation& op) noexcept;

@@ -1,6 +1,7 @@
 // eddy::cluster's primary (cluster.hpp): starts the workers, talks to them over the channel
 // (channel.hpp, wire.hpp), hands out listening sockets or connections, watches their health
-// and replaces them. Built on the public API only (process, pipe, tcp, timer).
+// and replaces them. Built on the public API (process, pipe, tcp, timer); what differs between
+// systems (the channel's name, the default policy) it asks the services contract.
 //
 // A socket rides beside a frame's bytes (pipe::write2) for `listening` in the shared policy
 // and for every `connection`.
@@ -21,6 +22,7 @@
 #include "eddy/signal.hpp"
 #include "eddy/tcp.hpp"
 #include "eddy/timer.hpp"
+#include "platform/contract/net.hpp"  // private_local_name, prefer_shared_accept
 
 namespace eddy::cluster {
 namespace {
@@ -37,19 +39,19 @@ std::string random_token() {
   return out;
 }
 
-// The channel's name: an abstract Unix socket on Linux ('@' stands for the leading NUL in
-// the environment), a named pipe on Windows.
+// The channel's name: a private local name the services contract makes (an abstract Unix
+// socket on Linux, '@' standing for the leading NUL in the environment; a named pipe on
+// Windows).
 std::string channel_name(const std::string& token) {
   const std::string base = "eddy-cluster-" + std::to_string(os::pid()) + "-" + token.substr(0, 12);
-  if (backend_compiled(backend_kind::iocp)) return "\\\\.\\pipe\\" + base;
-  return "@" + base;
+  return ::eddy::detail::net::private_local_name(base);
 }
 scheduling default_policy() {
   if (auto v = os::getenv("EDDY_CLUSTER_SCHED")) {
     if (*v == "rr") return scheduling::round_robin;
     if (*v == "shared") return scheduling::shared;
   }
-  return backend_compiled(backend_kind::iocp) ? scheduling::shared : scheduling::round_robin;
+  return ::eddy::detail::net::prefer_shared_accept() ? scheduling::shared : scheduling::round_robin;
 }
 
 std::uint32_t error_value(std::error_code ec) {

@@ -17,6 +17,7 @@
 #include "eddy/signal.hpp"
 #include "eddy/tcp.hpp"
 #include "eddy/timer.hpp"
+#include "platform/contract/signal.hpp"  // hangup_means_exit
 
 namespace eddy::cluster {
 namespace detail {
@@ -237,8 +238,9 @@ int run(int argc, char** argv, options opts, std::function<void(primary&)> prima
   };
   watch(sigint, signals::sigint, stop);
   watch(sigterm, signals::sigterm, stop);
-  // SIGHUP restarts on POSIX; on Windows it is the console closing (CTRL_CLOSE): shut down.
-  if (backend_compiled(backend_kind::iocp)) {
+  // A hang-up restarts the workers where it means "reload" (SIGHUP on POSIX), and shuts down
+  // where it means the process is about to end (CTRL_CLOSE on Windows).
+  if (::eddy::detail::sig::hangup_means_exit()) {
     watch(sighup, signals::sighup, stop);
   } else {
     watch(sighup, signals::sighup, [&](int) { (void)p.restart(); });

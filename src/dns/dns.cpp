@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "platform/resolver.hpp"
+#include "platform/contract/resolver.hpp"
 
 namespace eddy::dns {
 

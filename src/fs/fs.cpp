@@ -1,5 +1,5 @@
 // The file system's portable core, callback forms (the synchronous forms, which call
-// platform/fs.hpp and name the call and path in a failure, are in fs_sync.cpp). A callback
+// platform/contract/fs.hpp and name the call and path in a failure, are in fs_sync.cpp). A callback
 // form runs the synchronous form on the thread pool (one job per request) and hands the
 // result to the callback on the loop thread. Where the
 // port performs a file operation itself (io_uring: open, close, read, write, stat, fsync,

@@ -1,5 +1,5 @@
 // What the file-system core's two halves share (fs.cpp: callback forms, fs_sync.cpp:
-// synchronous forms): the services contract (platform/fs.hpp) and the conversions between
+// synchronous forms): the services contract (platform/contract/fs.hpp) and the conversions between
 // the public file/dir values and its native ones. Loop thread or pool thread alike.
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "eddy/fs.hpp"
-#include "platform/fs.hpp"
+#include "platform/contract/fs.hpp"
 
 namespace eddy::fs::internal {
 

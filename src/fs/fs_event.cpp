@@ -1,4 +1,4 @@
-// eddy::fs_event: a watch (platform/fs_event.hpp) read through the port like any io object.
+// eddy::fs_event: a watch (platform/contract/fs_event.hpp) read through the port like any io object.
 // Each start() opens a watch record with its own io object, read operation and buffer;
 // stop() cancels the read and the record's watch is closed when the read is back. Records
 // are reused by later starts and freed with the handle: a port may look at an io object for
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "loop/loop_impl.hpp"
-#include "platform/fs_event.hpp"
+#include "platform/contract/fs_event.hpp"
 
 namespace eddy {
 namespace detail {

@@ -1,4 +1,4 @@
-// The file system's synchronous forms: each calls the services contract (platform/fs.hpp)
+// The file system's synchronous forms: each calls the services contract (platform/contract/fs.hpp)
 // on the calling thread and names the call and path in a failure. The callback forms
 // (fs.cpp) run these on the thread pool.
 #include <string>

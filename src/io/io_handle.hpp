@@ -4,7 +4,7 @@
 #pragma once
 
 #include "loop/loop_impl.hpp"
-#include "platform/net.hpp"
+#include "platform/contract/net.hpp"
 
 namespace eddy::detail {
 

@@ -1,6 +1,6 @@
 #include "eddy/tty.hpp"
 
-#include "platform/tty.hpp"
+#include "platform/contract/tty.hpp"
 #include "io/stream_impl.hpp"
 
 namespace eddy {

@@ -16,7 +16,7 @@
 #include "eddy/loop.hpp"
 #include "intrusive_list.hpp"
 #include "loop/port.hpp"
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 #include "loop/timer_heap.hpp"
 
 namespace eddy::detail {

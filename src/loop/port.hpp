@@ -1,5 +1,5 @@
 // The loop's port, seen from the core: one object that holds whichever port (io_uring, epoll,
-// iocp) the loop opened and forwards the backend contract (platform/backend.hpp) to it.
+// iocp) the loop opened and forwards the backend contract (platform/contract/port.hpp) to it.
 //
 // The ports' types (and the OS headers they bring: <liburing.h>, <sys/epoll.h>, <windows.h>)
 // are visible only in src/loop/port.cpp, which defines every member here; the storage below
@@ -16,7 +16,7 @@
 #include <system_error>
 
 #include "eddy/loop.hpp"
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::detail {
 

@@ -1,4 +1,4 @@
-// eddy::signal. The OS hook (platform/signal.hpp) calls sig::dispatch(), which may run in a
+// eddy::signal. The OS hook (platform/contract/signal.hpp) calls sig::dispatch(), which may run in a
 // signal handler: it only touches lock-free atomics and wakes loops through their ports
 // (an eventfd write, or PostQueuedCompletionStatus), both async-signal-safe.
 #include "eddy/signal.hpp"
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "loop/loop_impl.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 namespace eddy {
 namespace detail {

@@ -1,9 +1,9 @@
-// eddy::os: thin wrappers over the OS half (platform/process.hpp).
+// eddy::os: thin wrappers over the OS half (platform/contract/process.hpp).
 #include "eddy/os.hpp"
 
 #include "eddy/error.hpp"
 
-#include "platform/process.hpp"
+#include "platform/contract/process.hpp"
 
 namespace eddy::os {
 

@@ -1,4 +1,4 @@
-// eddy::process: the portable half. The OS half (platform/process.hpp) starts the child,
+// eddy::process: the portable half. The OS half (platform/contract/process.hpp) starts the child,
 // reaps it and kills it; this file resolves the options (environment, stdio), keeps the
 // loop's list of children and decides when to reap: when the exit signal (SIGCHLD) arrived
 // through the signal machinery, or when the wait thread announced an exit (Windows).

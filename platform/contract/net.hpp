@@ -1,6 +1,6 @@
 // Synchronous socket calls the core needs around the asynchronous operations: creating,
 // binding, listening, options, addresses and closing. One header, one implementation per
-// OS family (platform/posix/net.cpp, platform/iocp/net.cpp), so src/ never names an OS.
+// OS family (platform/posix/net.cpp, platform/win32/net.cpp), so src/ never names an OS.
 // Every call is non-blocking (sockets are created non-blocking) and loop-thread only.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "eddy/address.hpp"
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::detail::net {
 
@@ -63,6 +63,17 @@ std::error_code local_name(native_socket s, bool peer, std::string& out) noexcep
 std::error_code chmod_local(std::string_view name, bool readable, bool writable) noexcept;
 // Removes a filesystem name a listener created (POSIX); no-op elsewhere.
 void unlink_local(std::string_view name) noexcept;
+// The name of a private local channel called base (letters, digits, '-'), for bind_local
+// and local_target, as text that can travel in an environment variable: "@base" on Linux
+// (an abstract Unix socket; the '@' stands for the leading NUL, which the caller puts back
+// before binding), "\\.\pipe\base" on Windows (a named pipe).
+std::string private_local_name(std::string_view base);
+// Whether a group of processes serving one listening socket (eddy::cluster) should by
+// default all accept on it (shared) rather than have one process accept and pass each
+// connection on: true where passing a socket per connection is costly (Windows:
+// WSADuplicateSocketW and a frame per connection), false where it is cheap (SCM_RIGHTS)
+// and the kernel's own spreading of accepts is uneven (POSIX).
+bool prefer_shared_accept() noexcept;
 
 // UDP.
 std::error_code open_udp(address_family family, native_socket& out) noexcept;

@@ -1,11 +1,11 @@
 // getaddrinfo / getnameinfo with Winsock (run on pool threads by src/dns.cpp). Winsock's
 // EAI_* values are WSA error numbers, so eddy::from_win32 maps them.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
-#include "platform/net.hpp"
-#include "platform/resolver.hpp"
+#include "platform/contract/net.hpp"
+#include "platform/contract/resolver.hpp"
 
 namespace eddy::detail::resolver {
 namespace {

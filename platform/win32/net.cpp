@@ -1,13 +1,13 @@
-// platform/net.hpp with Winsock: the Windows twin of platform/posix/net.cpp.
+// platform/contract/net.hpp with Winsock: the Windows twin of platform/posix/net.cpp.
 //
 // Sockets are created overlapped (the IOCP port issues AcceptEx / ConnectEx / WSARecv /
 // WSASend on them), not inheritable, and non-blocking (FIONBIO), so the synchronous calls
 // here (try_send, and the port's follow-up read after a zero-byte read) never block.
 // Overlapped calls are not affected by FIONBIO: they still pend and complete through the port.
 // Winsock is started by the IOCP port when a loop opens (port::init).
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
+#include "platform/win32/utf16.hpp"
 #include "platform/contract/fault.hpp"
-#include "platform/iocp/utf16.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -23,13 +23,13 @@
 #endif
 #include <string>
 
-#include "platform/iocp/local_pipe.hpp"
-#include "platform/iocp/utf16.hpp"
-#include "platform/net.hpp"
-#include "platform/sockaddr.hpp"
+#include "platform/win32/local_pipe.hpp"
+#include "platform/win32/utf16.hpp"
+#include "platform/contract/net.hpp"
+#include "platform/contract/sockaddr.hpp"
 
 namespace eddy::detail::net {
-namespace iocp = ::eddy::platform::iocp;
+namespace win32 = ::eddy::platform::win32;
 namespace {
 
 std::error_code last_error() noexcept { return from_win32(static_cast<std::uint32_t>(::WSAGetLastError())); }
@@ -91,13 +91,7 @@ bool is_synchronous_handle(HANDLE h) noexcept {
   return (mode & synchronous_io) != 0;
 }
 
-// Whether s is a socket (and not a pipe or file HANDLE: GetFileType says FILE_TYPE_PIPE for
-// both).
-bool is_socket(native_socket s) noexcept {
-  int type = 0;
-  int len = sizeof type;
-  return ::getsockopt(sock_of(s), SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) == 0;
-}
+using win32::is_socket;
 
 }  // namespace
 
@@ -138,7 +132,7 @@ std::error_code open_tcp(address_family family, native_socket& out) noexcept {
 }
 
 std::error_code adopt(native_socket s, int& family, io_kind& kind) noexcept {
-  if (s == invalid_socket || iocp::is_local_marker(s)) return make_error_code(errc::bad_descriptor);
+  if (s == invalid_socket || win32::is_local_marker(s)) return make_error_code(errc::bad_descriptor);
   if (!is_socket(s)) {
     // A kernel HANDLE: a pipe (a named pipe instance, an anonymous pipe), a file, or a
     // console. Sockets also report FILE_TYPE_PIPE, hence the socket test first.
@@ -196,18 +190,18 @@ std::error_code bind(native_socket s, const socket_address& addr, bool reuse_por
 }
 
 std::error_code listen(native_socket s, int backlog) noexcept {
-  if (iocp::is_local_marker(s)) {
+  if (win32::is_local_marker(s)) {
     // A named pipe: bind_local created the first instance; more instances let that many
     // clients connect before the next accept (a pipe's backlog). The port issues
     // ConnectNamedPipe on each when the accept operation comes.
-    iocp::local_pipe& p = *iocp::local_of(s);
+    win32::local_pipe& p = *win32::local_of(s);
     if (p.name.empty()) return make_error_code(errc::invalid_argument);
     if (p.listening) return make_error_code(errc::already_started);
     for (auto*& inst : p.instances) {
       if (inst != nullptr) continue;
-      const HANDLE h = iocp::create_pipe_instance(p, false);
+      const HANDLE h = win32::create_pipe_instance(p, false);
       if (h == INVALID_HANDLE_VALUE) break;  // fewer instances, still a listener
-      inst = new (std::nothrow) iocp::pipe_instance{};
+      inst = new (std::nothrow) win32::pipe_instance{};
       if (inst == nullptr) {
         ::CloseHandle(h);
         break;
@@ -268,7 +262,7 @@ std::error_code peer_address(native_socket s, socket_address& out) noexcept {
 
 std::error_code shutdown_write(native_socket s) noexcept {
   // A named pipe has no half-close: closing it is the only end-of-stream a reader sees.
-  if (iocp::is_local_marker(s) || !is_socket(s)) return make_error_code(errc::not_supported);
+  if (win32::is_local_marker(s) || !is_socket(s)) return make_error_code(errc::not_supported);
   if (::shutdown(sock_of(s), SD_SEND) != 0) return last_error();
   return {};
 }
@@ -309,11 +303,11 @@ std::size_t try_send(native_socket s, const io_vec* bufs, std::size_t nbufs, std
 
 void close(native_socket s) noexcept {
   if (s == invalid_socket) return;
-  if (iocp::is_local_marker(s)) {
+  if (win32::is_local_marker(s)) {
     // An unconnected pipe or a listener (detach has orphaned instances with I/O pending).
-    iocp::local_pipe* p = iocp::local_of(s);
+    win32::local_pipe* p = win32::local_of(s);
     for (auto*& inst : p->instances) {
-      if (inst != nullptr) iocp::free_pipe_instance(inst);
+      if (inst != nullptr) win32::free_pipe_instance(inst);
       inst = nullptr;
     }
     delete p;
@@ -477,147 +471,6 @@ std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, c
   return sent;
 }
 
-}  // namespace eddy::detail::net
-
-// ---------------------------------------------------------------- local IPC: named pipes
-
-namespace eddy::platform::iocp {
-
-HANDLE create_pipe_instance(const local_pipe& p, bool first) noexcept {
-  DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
-  if (first) open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
-  // 64 KiB buffers each way (advisory); a default security descriptor; not inheritable.
-  return ::CreateNamedPipeW(p.wide_name.c_str(), open_mode,
-                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
-                            PIPE_UNLIMITED_INSTANCES, 65536, 65536, 0, nullptr);
-}
-
-void free_pipe_instance(pipe_instance* inst) noexcept {
-  if (inst->handle != INVALID_HANDLE_VALUE) ::CloseHandle(inst->handle);
-  delete inst;
-}
-
-}  // namespace eddy::platform::iocp
-
-namespace eddy::detail::net {
-namespace {
-
-// Only names in the pipe namespace: CreateFileW would open a file for any other path.
-bool is_pipe_name(std::string_view name) noexcept {
-  constexpr std::string_view prefixes[] = {"\\\\.\\pipe\\", "\\\\?\\pipe\\"};
-  for (auto prefix : prefixes) {
-    if (name.size() <= prefix.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < prefix.size() && same; ++i) {
-      char c = name[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      same = c == prefix[i];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
-// Names must not be empty (the shared helper accepts empty text).
-std::error_code to_wide(std::string_view in, std::wstring& out) noexcept {
-  if (in.empty()) return make_error_code(errc::invalid_argument);
-  return iocp::to_wide(in, out);
-}
-
-using iocp::to_utf8;
-
-}  // namespace
-
-std::error_code open_local(native_socket& out) noexcept {
-  auto* p = new (std::nothrow) iocp::local_pipe;
-  if (p == nullptr) return make_error_code(errc::no_memory);
-  out = iocp::marker_of(p);
-  return {};
-}
-
-std::error_code local_target(std::string_view name, native_address& out) noexcept {
-  // The connect operation carries the UTF-8 name itself (the port opens it with CreateFileW),
-  // so it must fit in native_address: at most 128 bytes with the \\.\pipe\ prefix.
-  if (!is_pipe_name(name) || name.size() > out.data.size()) return make_error_code(errc::invalid_argument);
-  out.data.fill(std::byte{0});
-  std::memcpy(out.data.data(), name.data(), name.size());
-  out.len = static_cast<std::uint32_t>(name.size());
-  return {};
-}
-
-std::error_code bind_local(native_socket s, std::string_view name) noexcept {
-  if (!iocp::is_local_marker(s)) return make_error_code(errc::bad_descriptor);
-  iocp::local_pipe& p = *iocp::local_of(s);
-  if (!p.name.empty()) return make_error_code(errc::already_started);
-  if (!is_pipe_name(name)) return make_error_code(errc::invalid_argument);
-  if (auto ec = to_wide(name, p.wide_name)) return ec;
-  // The first instance claims the name: FILE_FLAG_FIRST_PIPE_INSTANCE fails (access denied)
-  // when a pipe of that name exists already, as bind fails on a path in use.
-  const HANDLE h = iocp::create_pipe_instance(p, true);
-  if (h == INVALID_HANDLE_VALUE) {
-    const DWORD err = ::GetLastError();
-    p.wide_name.clear();
-    if (err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY) return make_error_code(errc::address_in_use);
-    if (err == ERROR_INVALID_NAME || err == ERROR_BAD_PATHNAME) return make_error_code(errc::invalid_argument);
-    return from_win32(err);
-  }
-  auto* inst = new (std::nothrow) iocp::pipe_instance{};
-  if (inst == nullptr) {
-    ::CloseHandle(h);
-    p.wide_name.clear();
-    return make_error_code(errc::no_memory);
-  }
-  inst->handle = h;
-  inst->listener = &p;
-  p.instances[0] = inst;
-  try {
-    p.name.assign(name);
-  } catch (...) {
-    return make_error_code(errc::no_memory);
-  }
-  return {};
-}
-
-std::error_code local_name(native_socket s, bool peer, std::string& out) noexcept {
-  out.clear();
-  if (iocp::is_local_marker(s)) {
-    const iocp::local_pipe& p = *iocp::local_of(s);
-    if (peer) return make_error_code(errc::not_connected);
-    try {
-      out = p.name;  // empty: not bound
-    } catch (...) {
-      return make_error_code(errc::no_memory);
-    }
-    return {};
-  }
-  if (s == invalid_socket || is_socket(s)) return make_error_code(errc::bad_descriptor);
-  // A connected pipe HANDLE: both ends have the pipe's name. FileNameInfo gives it relative
-  // to the pipe file system ("\name").
-  alignas(8) unsigned char storage[sizeof(FILE_NAME_INFO) + 1024 * sizeof(wchar_t)];
-  auto* info = reinterpret_cast<FILE_NAME_INFO*>(storage);
-  if (!::GetFileInformationByHandleEx(reinterpret_cast<HANDLE>(s), FileNameInfo, info, sizeof storage)) {
-    return from_win32(::GetLastError());
-  }
-  std::string rel;
-  if (auto ec = iocp::to_utf8(info->FileName, static_cast<int>(info->FileNameLength / sizeof(wchar_t)), rel)) return ec;
-  try {
-    out = "\\\\.\\pipe";
-    if (rel.empty() || rel[0] != '\\') out += '\\';
-    out += rel;
-  } catch (...) {
-    return make_error_code(errc::no_memory);
-  }
-  return {};
-}
-
-std::error_code chmod_local(std::string_view, bool, bool) noexcept {
-  // A named pipe's access is its security descriptor (a DACL), set when it is created; not
-  // done yet.
-  return make_error_code(errc::not_supported);
-}
-
-void unlink_local(std::string_view) noexcept {
-  // A named pipe disappears with its last instance; nothing to remove.
-}
+bool prefer_shared_accept() noexcept { return true; }
 
 }  // namespace eddy::detail::net

@@ -1,5 +1,5 @@
 // How signals reach the loops: the one OS-specific piece of eddy::signal.
-// platform/posix/signal_hook.cpp (sigaction) and platform/iocp/signal_hook.cpp
+// platform/posix/signal_hook.cpp (sigaction) and platform/win32/signal_hook.cpp
 // (SetConsoleCtrlHandler) implement it.
 #pragma once
 
@@ -19,5 +19,10 @@ void restore(int signum) noexcept;
 // Called after dispatch() has returned for a Windows CTRL_CLOSE: gives SIGHUP handlers a
 // moment to run before the OS ends the process. No-op on POSIX.
 void after_dispatch(int signum) noexcept;
+
+// What a hang-up (signals::sighup) means here: false on POSIX (the terminal went away, or,
+// by convention for daemons, "reload your configuration"), true on Windows (CTRL_CLOSE:
+// the console is closing and the OS ends the process in a few seconds, so shut down).
+bool hangup_means_exit() noexcept;
 
 }  // namespace eddy::detail::sig

@@ -1,13 +1,13 @@
 // Converting between eddy::socket_address and the BSD sockaddr structures, which POSIX and
 // Winsock define alike. Include it after the OS's socket headers (netinet/in.h on POSIX,
-// platform/iocp/win32.hpp on Windows); platform/*/net.cpp use it for to_native/from_native.
+// platform/win32/win32.hpp on Windows); platform/*/net.cpp use it for to_native/from_native.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <cstring>
 
-#include "platform/net.hpp"
+#include "platform/contract/net.hpp"
 
 namespace eddy::detail::net::bsd {
 

@@ -1,6 +1,6 @@
 // Child processes and process facts: the OS-specific half of eddy::process and eddy::os.
 // platform/posix/process.cpp (posix_spawn or fork+exec, SIGCHLD, waitpid) and
-// platform/iocp/process.cpp (CreateProcessW, a job object, the wait thread) implement it.
+// platform/win32/process.cpp (CreateProcessW, a job object, the wait thread) implement it.
 // The core (src/process.cpp, src/os.cpp) decides everything that is not OS-specific: the
 // environment to pass, the handle's lifetime, when to reap.
 #pragma once

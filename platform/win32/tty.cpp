@@ -1,7 +1,7 @@
-// Windows consoles and descriptor kinds (platform/tty.hpp). Reading and writing a console
+// Windows consoles and descriptor kinds (platform/contract/tty.hpp). Reading and writing a console
 // is the port's business (platform/iocp/iocp_console.cpp); this file opens the handle, sets
 // its mode and answers questions about it.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include <winsock2.h>
 #include <windows.h>
 #include <io.h>
@@ -10,7 +10,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "platform/tty.hpp"
+#include "platform/contract/tty.hpp"
 
 #ifndef ENABLE_VIRTUAL_TERMINAL_PROCESSING
 #define ENABLE_VIRTUAL_TERMINAL_PROCESSING 0x0004

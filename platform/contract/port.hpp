@@ -86,7 +86,7 @@ inline constexpr std::uint32_t poll_writable = 2;
 struct io_object {
   // fd on POSIX; SOCKET or HANDLE on Windows. The iocp port may replace native and kind
   // while a connect operation runs: a named pipe is a marker until its connect opens the
-  // pipe HANDLE (io_kind::stream then; platform/iocp/local_pipe.hpp). The core reads both
+  // pipe HANDLE (io_kind::stream then; platform/win32/local_pipe.hpp). The core reads both
   // afresh for every operation and closes whatever native holds.
   std::intptr_t native = -1;
   int family = 0;             // the native address family (AF_INET / AF_INET6), 0 if none

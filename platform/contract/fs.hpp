@@ -1,6 +1,6 @@
 // The blocking file-system calls, one function per operation, run by src/fs.cpp on pool
 // threads (callback forms) or the caller's thread (synchronous forms). POSIX calls in
-// platform/posix/fs.cpp; Win32 calls (UTF-16 paths) in platform/iocp/fs.cpp.
+// platform/posix/fs.cpp; Win32 calls (UTF-16 paths) in platform/win32/fs.cpp.
 //
 // A file is the OS value in an intptr_t (a descriptor, or a synchronous HANDLE on Windows);
 // a dir is a pointer to the port's own directory record. Paths are UTF-8.
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "eddy/fs.hpp"
-#include "platform/backend.hpp"  // io_vec
+#include "platform/contract/port.hpp"  // io_vec
 
 namespace eddy::detail::fsys {
 

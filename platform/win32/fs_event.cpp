@@ -1,12 +1,12 @@
-// fs_event on Windows (platform/fs_event.hpp): ReadDirectoryChangesW on a directory HANDLE
+// fs_event on Windows (platform/contract/fs_event.hpp): ReadDirectoryChangesW on a directory HANDLE
 // opened for overlapped I/O, read through the completion port (io_kind::directory). A
 // single file is watched through its directory, with the records filtered to its name.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 #include <cstring>
 
 #include "eddy/fs_event.hpp"
-#include "platform/fs_event.hpp"
+#include "platform/contract/fs_event.hpp"
 
 namespace eddy::detail::fs_watch {
 namespace {

@@ -1,6 +1,6 @@
 // How eddy::fs_event watches the file system: the OS-specific piece of src/fs_event.cpp.
 // platform/posix/fs_event.cpp uses inotify (one inotify fd per watch, read as a plain
-// stream by both Linux ports); platform/iocp/fs_event.cpp opens the directory for
+// stream by both Linux ports); platform/win32/fs_event.cpp opens the directory for
 // ReadDirectoryChangesW (io_kind::directory, read through the iocp port). Either way the
 // core reads the watch like any io object with op_kind::read into its own buffer and hands
 // what arrived to parse(). Loop thread only; nothing here blocks.
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <vector>
 
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::detail::fs_watch {
 

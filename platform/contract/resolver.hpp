@@ -1,5 +1,5 @@
 // Blocking name resolution, run on pool threads by src/dns.cpp: getaddrinfo/getnameinfo
-// on POSIX (platform/posix/resolver.cpp) and Winsock (platform/iocp/resolver.cpp).
+// on POSIX (platform/posix/resolver.cpp) and Winsock (platform/win32/resolver.cpp).
 #pragma once
 
 #include <string>

@@ -1,8 +1,8 @@
 // UTF-8 <-> UTF-16 for the Windows API calls (names, paths, command lines, environments).
-// Private to the iocp port; includes <windows.h>.
+// Private to platform/win32/ and platform/iocp/; includes <windows.h>.
 #pragma once
 
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 
 #include <string>
 #include <string_view>
@@ -10,7 +10,7 @@
 
 #include "eddy/error.hpp"
 
-namespace eddy::platform::iocp {
+namespace eddy::platform::win32 {
 
 // invalid_argument for text that is not UTF-8; an empty input gives an empty output.
 inline std::error_code to_wide(std::string_view in, std::wstring& out) noexcept {
@@ -41,4 +41,4 @@ inline std::error_code to_utf8(const wchar_t* in, int len, std::string& out) noe
   return {};
 }
 
-}  // namespace eddy::platform::iocp
+}  // namespace eddy::platform::win32

@@ -1,14 +1,14 @@
 // Windows has no POSIX signals for console programs; console control events stand in:
 // CTRL_C → SIGINT, CTRL_BREAK → SIGBREAK, CTRL_CLOSE → SIGHUP. The handler runs on a thread
 // the system creates, which is where sig::dispatch() is called from.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include <windows.h>
 
 #include <atomic>
 
 #include "eddy/error.hpp"
 #include "eddy/signal.hpp"
-#include "platform/signal.hpp"
+#include "platform/contract/signal.hpp"
 
 namespace eddy::detail::sig {
 namespace {
@@ -55,5 +55,7 @@ void after_dispatch(int signum) noexcept {
   // about 5 s). Give the loop a moment to run the SIGHUP handlers first.
   if (signum == signals::sighup) ::Sleep(2000);
 }
+
+bool hangup_means_exit() noexcept { return true; }
 
 }  // namespace eddy::detail::sig

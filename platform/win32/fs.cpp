@@ -6,9 +6,8 @@
 // the position is put back afterwards (POSIX pread/pwrite leave it alone). fchmod and futime
 // on a file opened for reading reopen it with FILE_WRITE_ATTRIBUTES (ReOpenFile), as POSIX
 // lets the owner change attributes whatever the descriptor's mode.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/fs_win32.hpp"
 #include "platform/contract/fault.hpp"
-#include "platform/iocp/utf16.hpp"
 
 #include <winioctl.h>
 
@@ -18,67 +17,10 @@
 #include <memory>
 #include <random>
 
-#include "platform/fs.hpp"
-
 namespace eddy::detail::fsys {
 namespace {
 
-using platform::iocp::to_utf8;
-using platform::iocp::to_wide;
-
-constexpr std::int64_t epoch_diff_100ns = 116444736000000000LL;  // 1601-01-01 to 1970-01-01
-
-std::error_code win32_error(DWORD e = ::GetLastError()) noexcept { return from_win32(e); }
-
-// A handle value from the core, or nullptr for file::invalid: INVALID_HANDLE_VALUE is
-// refused here because the same bits are GetCurrentProcess()'s pseudo-handle, which some
-// calls would accept.
-HANDLE handle_of(native_file f) noexcept {
-  HANDLE h = reinterpret_cast<HANDLE>(f);
-  return h == INVALID_HANDLE_VALUE ? nullptr : h;
-}
-
-std::error_code bad_handle() noexcept { return make_error_code(errc::bad_descriptor); }
-
-DWORD attributes(const std::wstring& w) noexcept { return ::GetFileAttributesW(w.c_str()); }
-
-// The error for a failed call on a path. Windows says "path not found" where POSIX says
-// ENOTDIR (a parent is a file): look up the parents to tell the two apart.
-std::error_code path_error(const std::wstring& w, DWORD e = ::GetLastError()) {
-  if (e == ERROR_PATH_NOT_FOUND) {
-    std::wstring p = w;
-    for (;;) {
-      const auto slash = p.find_last_of(L"/\\");
-      if (slash == std::wstring::npos || slash == 0) break;
-      p.resize(slash);
-      const DWORD a = attributes(p);
-      if (a != INVALID_FILE_ATTRIBUTES) {
-        if ((a & FILE_ATTRIBUTE_DIRECTORY) == 0) return make_error_code(errc::not_a_directory);
-        break;
-      }
-    }
-  }
-  return from_win32(e);
-}
-
-std::error_code widen(const std::string& path, std::wstring& w) {
-  if (path.empty()) return make_error_code(errc::no_such_file);
-  return to_wide(path, w);
-}
-
-std::int64_t to_ns(const LARGE_INTEGER& t) noexcept { return (t.QuadPart - epoch_diff_100ns) * 100; }
-
-FILETIME to_filetime(std::int64_t ns) noexcept {
-  const std::uint64_t v = static_cast<std::uint64_t>(ns / 100 + epoch_diff_100ns);
-  return {static_cast<DWORD>(v), static_cast<DWORD>(v >> 32)};
-}
-
-// Opens a path for metadata only (directories too); for lstat/readlink the link itself.
-HANDLE open_meta(const std::wstring& w, DWORD access, bool no_follow) noexcept {
-  return ::CreateFileW(w.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                       OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | (no_follow ? FILE_FLAG_OPEN_REPARSE_POINT : 0),
-                       nullptr);
-}
+using namespace fs_win32;
 
 std::error_code stat_handle(HANDLE h, fs::stat_info& out) {
   BY_HANDLE_FILE_INFORMATION info{};
@@ -206,15 +148,6 @@ fs::file_type entry_type(const WIN32_FIND_DATAW& d) noexcept {
   }
   return (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0 ? fs::file_type::directory : fs::file_type::regular;
 }
-
-// REPARSE_DATA_BUFFER (ntifs.h, which mingw's user-mode headers do not ship).
-struct reparse_data {
-  ULONG tag;
-  USHORT data_length;
-  USHORT reserved;
-  USHORT substitute_offset, substitute_length, print_offset, print_length;
-  // Symbolic links have ULONG flags here before the names; mount points do not.
-};
 
 }  // namespace
 
@@ -521,87 +454,6 @@ std::error_code utime(const std::string& path, std::int64_t atime_ns, std::int64
   auto ec = futime(reinterpret_cast<native_file>(h), atime_ns, mtime_ns);
   ::CloseHandle(h);
   return ec;
-}
-
-std::error_code link(const std::string& existing, const std::string& new_path) {
-  std::wstring a, b;
-  if (auto ec = widen(existing, a)) return ec;
-  if (auto ec = widen(new_path, b)) return ec;
-  if (!::CreateHardLinkW(b.c_str(), a.c_str(), nullptr)) return path_error(a);
-  return {};
-}
-
-std::error_code symlink(const std::string& target, const std::string& path, fs::symlink_flags flags) {
-  const auto bits = static_cast<std::uint32_t>(flags);
-  if ((bits & static_cast<std::uint32_t>(fs::symlink_flags::junction)) != 0) return make_error_code(errc::not_supported);
-  std::wstring t, p;
-  if (auto ec = widen(target, t)) return ec;
-  if (auto ec = widen(path, p)) return ec;
-  // Developer mode lets unprivileged users make links; older systems refuse the flag.
-  DWORD f = (bits & static_cast<std::uint32_t>(fs::symlink_flags::directory)) != 0 ? SYMBOLIC_LINK_FLAG_DIRECTORY : 0;
-  BOOL ok = ::CreateSymbolicLinkW(p.c_str(), t.c_str(), f | 0x2 /* SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE */);
-  DWORD e = ::GetLastError();
-  if (!ok && e == ERROR_INVALID_PARAMETER) {
-    ok = ::CreateSymbolicLinkW(p.c_str(), t.c_str(), f);
-    e = ::GetLastError();
-  }
-  if (!ok) return path_error(p, e);
-  // Wine 8's CreateSymbolicLinkW is a stub that reports success and makes nothing.
-  const DWORD a = attributes(p);
-  if (a == INVALID_FILE_ATTRIBUTES || (a & FILE_ATTRIBUTE_REPARSE_POINT) == 0) return make_error_code(errc::not_supported);
-  return {};
-}
-
-std::error_code readlink(const std::string& path, std::string& out) {
-  std::wstring w;
-  if (auto ec = widen(path, w)) return ec;
-  HANDLE h = open_meta(w, 0, true);
-  if (h == INVALID_HANDLE_VALUE) return path_error(w);
-  alignas(8) char buf[16 * 1024];
-  DWORD got = 0;
-  const BOOL ok = ::DeviceIoControl(h, FSCTL_GET_REPARSE_POINT, nullptr, 0, buf, sizeof buf, &got, nullptr);
-  const DWORD e = ::GetLastError();
-  ::CloseHandle(h);
-  if (!ok) return win32_error(e);
-  reparse_data r;
-  std::memcpy(&r, buf, sizeof r);
-  const char* names = buf + sizeof r;
-  if (r.tag == IO_REPARSE_TAG_SYMLINK) {
-    names += sizeof(ULONG);
-  } else if (r.tag != IO_REPARSE_TAG_MOUNT_POINT) {
-    return make_error_code(errc::invalid_argument);  // another kind of reparse point: not a link
-  }
-  const bool use_print = r.print_length != 0;
-  const std::size_t off = use_print ? r.print_offset : r.substitute_offset;
-  const std::size_t len = (use_print ? r.print_length : r.substitute_length) / sizeof(wchar_t);
-  if (names + off + len * sizeof(wchar_t) > buf + got) return make_error_code(errc::invalid_argument);
-  std::wstring name(len, L'\0');
-  std::memcpy(name.data(), names + off, len * sizeof(wchar_t));
-  if (!use_print && name.rfind(L"\\??\\", 0) == 0) name.erase(0, 4);
-  return to_utf8(name.data(), static_cast<int>(name.size()), out);
-}
-
-std::error_code realpath(const std::string& path, std::string& out) {
-  std::wstring w;
-  if (auto ec = widen(path, w)) return ec;
-  HANDLE h = open_meta(w, FILE_READ_ATTRIBUTES, false);
-  if (h == INVALID_HANDLE_VALUE) return path_error(w);
-  std::wstring full(MAX_PATH, L'\0');
-  DWORD n = ::GetFinalPathNameByHandleW(h, full.data(), static_cast<DWORD>(full.size()), VOLUME_NAME_DOS);
-  if (n >= full.size()) {
-    full.resize(n + 1);
-    n = ::GetFinalPathNameByHandleW(h, full.data(), static_cast<DWORD>(full.size()), VOLUME_NAME_DOS);
-  }
-  const DWORD e = ::GetLastError();
-  ::CloseHandle(h);
-  if (n == 0 || n >= full.size()) return win32_error(e);
-  full.resize(n);
-  if (full.rfind(L"\\\\?\\UNC\\", 0) == 0) {
-    full.replace(0, 8, L"\\\\");
-  } else if (full.rfind(L"\\\\?\\", 0) == 0) {
-    full.erase(0, 4);
-  }
-  return to_utf8(full.data(), static_cast<int>(full.size()), out);
 }
 
 }  // namespace eddy::detail::fsys

@@ -4,7 +4,7 @@
 // handle. A child starts suspended, joins the job object that ends it when this process
 // goes away (unless detached), then runs. Its exit is seen on the system's wait thread
 // (RegisterWaitForSingleObject), which wakes the loop; the loop then reads the exit code.
-#include "platform/iocp/win32.hpp"
+#include "platform/win32/win32.hpp"
 #include "platform/contract/fault.hpp"
 #include <tlhelp32.h>
 #include <psapi.h>
@@ -17,14 +17,14 @@
 
 #include "eddy/error.hpp"
 #include "eddy/signal.hpp"
-#include "platform/iocp/utf16.hpp"
-#include "platform/process.hpp"
+#include "platform/win32/utf16.hpp"
+#include "platform/contract/process.hpp"
 
 namespace eddy::detail::proc {
 namespace {
 
-using platform::iocp::to_utf8;
-using platform::iocp::to_wide;
+using platform::win32::to_utf8;
+using platform::win32::to_wide;
 
 std::error_code last_error() noexcept { return from_win32(::GetLastError()); }
 

@@ -1,12 +1,12 @@
 // Terminals and descriptor kinds: platform/posix/tty.cpp (termios) and
-// platform/iocp/tty.cpp (console API) implement this.
+// platform/win32/tty.cpp (console API) implement this.
 #pragma once
 
 #include <cstdint>
 #include <system_error>
 
 #include "eddy/tty.hpp"
-#include "platform/backend.hpp"
+#include "platform/contract/port.hpp"
 
 namespace eddy::detail::term {
 
