@@ -127,7 +127,7 @@ class fs_event_impl final : public handle_base {
 
   void deliver(std::error_code ec, std::string_view name, unsigned events) {
     if (!cb_) return;
-    loop_.invoke([&] { cb_(ec, name, events); });
+    loop_.invoke(this, [&] { cb_(ec, name, events); });
   }
 
   std::vector<std::unique_ptr<watch>> watches_;

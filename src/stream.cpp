@@ -45,7 +45,7 @@ void stream_impl::on_release() noexcept {
   fail_writes(make_error_code(errc::operation_canceled));
   if (shutdown_cb_) {
     auto cb = std::move(shutdown_cb_);
-    loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
+    loop_.invoke(this, [&] { cb(make_error_code(errc::operation_canceled)); });
   }
   // A read_some is a request too (unless the handle is gone: then no callback of it runs).
   if (read_closed_ && owner_ != nullptr) {
@@ -112,7 +112,7 @@ mutable_buffer stream_impl::next_read_buffer(std::size_t suggested) {
   if (read_once_) return once_buf_;
   mutable_buffer buf;
   if (alloc_) {
-    loop_.invoke([&] { buf = alloc_(suggested); });
+    loop_.invoke(this, [&] { buf = alloc_(suggested); });
   } else {
     if (!own_buffer_) own_buffer_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
     buf = mutable_buffer(own_buffer_.get(), own_buffer_size);
@@ -141,7 +141,7 @@ void stream_impl::deliver(std::error_code ec, std::span<std::byte> data) {
   // it runs from a local so that it is not destroyed while it runs.
   read_callback cb = std::move(on_read_);
   on_read_ = nullptr;
-  loop_.invoke([&] { cb(ec, data); });
+  loop_.invoke(this, [&] { cb(ec, data); });
   if (!on_read_) on_read_ = std::move(cb);
 }
 
@@ -296,10 +296,10 @@ void stream_impl::on_write_complete(operation* op) {
     if (s.write_head_ == nullptr) s.write_tail_ = nullptr;
     auto cb = std::move(r->cb);
     s.recycle(r);
-    if (cb) s.loop_.invoke([&] { cb({}); });
+    if (cb) s.loop_.invoke(&s, [&] { cb({}); });
     if (s.write_head_ == nullptr && !s.closing_) {
       if (!s.reading_ && !s.listening_) s.set_active(false);
-      if (s.on_drain_) s.loop_.invoke([&] { s.on_drain_(); });
+      if (s.on_drain_) s.loop_.invoke(&s, [&] { s.on_drain_(); });
       s.finish_shutdown_if_ready();
     }
   }
@@ -313,7 +313,7 @@ void stream_impl::fail_writes(std::error_code ec) noexcept {
     write_queue_bytes_ -= r->bytes_left;
     auto cb = std::move(r->cb);
     recycle(r);
-    if (cb) loop_.invoke([&] { cb(ec); });
+    if (cb) loop_.invoke(this, [&] { cb(ec); });
   }
   write_queue_bytes_ = 0;
 }
@@ -370,7 +370,7 @@ void stream_impl::on_shutdown_complete(operation* op) {
   s.op_done();
   auto cb = std::move(s.shutdown_cb_);
   s.shutdown_cb_ = nullptr;
-  if (cb) s.loop_.invoke([&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.shutdown_result_); });
+  if (cb) s.loop_.invoke(&s, [&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.shutdown_result_); });
 }
 
 }  // namespace detail

@@ -26,7 +26,7 @@ void stream_impl::on_accept_complete(operation* op) {
   }
   if (!ec) s.accepted_.push(op->accepted);
   op->accepted = net::invalid_socket;
-  s.loop_.invoke([&] { s.on_connection_(ec); });
+  s.loop_.invoke(&s, [&] { s.on_connection_(ec); });
   // Keep accepting while the user takes what arrives; connections left waiting stop the
   // accept loop (the kernel backlog holds the rest) until accept() is called again.
   if (s.accepted_.empty()) s.start_accept();
@@ -40,7 +40,7 @@ void stream_impl::on_connect_complete(operation* op) {
   if (!s.reading_ && s.write_head_ == nullptr) s.set_active(false);
   auto cb = std::move(s.on_connect_);
   s.on_connect_ = nullptr;
-  if (cb) s.loop_.invoke([&] { cb(ec); });
+  if (cb) s.loop_.invoke(&s, [&] { cb(ec); });
 }
 
 std::error_code stream_impl::start_listen(int backlog, completion_callback on_connection) {

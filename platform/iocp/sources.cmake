@@ -19,3 +19,5 @@ string(APPEND EDDY_PORT_PC_LIBS " -lpsapi")
 list(APPEND EDDY_PORT_SOURCES platform/iocp/fs_event.cpp platform/fs_event.hpp)
 # The file system (eddy::fs) on the thread pool; UTF-16 conversions shared with named pipes.
 list(APPEND EDDY_PORT_SOURCES platform/iocp/fs.cpp platform/fs.hpp platform/iocp/utf16.hpp)
+# Process facts for the metrics export (open handles).
+list(APPEND EDDY_PORT_SOURCES platform/iocp/metrics.cpp platform/metrics.hpp)
