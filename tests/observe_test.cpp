@@ -188,6 +188,22 @@ TEST_P(SlowCallbackTest, ThresholdComesFromOptionsOrTheEnvironmentAndZeroIsOff) 
   t.close();
 }
 
+TEST_P(SlowCallbackTest, TurningItOnInsideACallbackTimesOnlyWhatFollows) {
+  std::vector<report> reports;
+  loop().on_slow_callback(collect(reports));
+  eddy::timer t(loop()), after(loop());
+  t.start(1ms, [&] {
+    spin(5ms);
+    loop().set_slow_callback_threshold(30ms);  // this callback started untimed
+  });
+  after.start(20ms, [] {});
+  loop().run();
+  EXPECT_TRUE(reports.empty()) << reports.size() << " reports, first " << reports[0].type << " "
+                               << reports[0].duration.count() << " ns";
+  t.close();
+  after.close();
+}
+
 EDDY_INSTANTIATE_PORTS(SlowCallbackTest);
 
 // ---------------------------------------------------------------- delay monitor

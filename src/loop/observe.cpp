@@ -83,6 +83,7 @@ void loop_impl::observe_end(std::uint64_t start, const handle_base* h, const cha
   observer& o = *observer_;
   const std::uint64_t now = monotonic_ns();
   o.mark_ns_ = now;
+  if (start == 0) return;  // turned on by this very callback: it was not timed
   ++o.phase_callbacks_;
   const std::uint64_t took = now - start;
   const bool slow = o.slow_ns_ != 0 && took >= o.slow_ns_ && !o.reporting_;
