@@ -58,7 +58,8 @@ struct loop_options {
   // A Chrome trace-event file (Perfetto, chrome://tracing) written when the loop is
   // destroyed: one event per phase per iteration, every callback of at least
   // trace_callback_threshold, and the thread pool's jobs on their own threads. Empty: off,
-  // unless EDDY_TRACE=path.json is set. At most trace_max_events are kept (the rest are
+  // unless EDDY_TRACE=path.json is set (the process's first loop writes path.json, the next
+  // ones path-2.json, path-3.json, ...). At most trace_max_events are kept (the rest are
   // counted and dropped), so the file stays bounded (about 150 bytes an event).
   std::string trace_path{};
   std::chrono::nanoseconds trace_callback_threshold{std::chrono::microseconds(100)};

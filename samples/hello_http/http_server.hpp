@@ -74,6 +74,8 @@ class server {
   // Answers GET /metrics with what `write` appends (Prometheus text, e.g. eddy::write_metrics);
   // every other request keeps its Hello World. Unset: /metrics is Hello World too.
   void set_metrics(std::function<void(std::string&)> write) { metrics_ = std::move(write); }
+  // Lets the loop end while the server listens (its connections still keep it alive).
+  void unref() noexcept { listener_.unref(); }
 
   [[nodiscard]] std::uint64_t requests() const noexcept { return requests_; }
   [[nodiscard]] std::size_t connections() const noexcept { return conns_.size(); }

@@ -2,6 +2,7 @@
 // names, and utilisation.
 #include "loop/observe.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -64,7 +65,19 @@ void loop_impl::configure_observer(const loop_options& options) {
   if (slow == 0) slow = slow_threshold_from_env();
   std::string path = options.trace_path;
   if (path.empty()) {
-    if (const char* env = std::getenv("EDDY_TRACE"); env != nullptr) path = env;
+    if (const char* env = std::getenv("EDDY_TRACE"); env != nullptr && *env != '\0') {
+      // Every loop of the process gets a file: the first EDDY_TRACE itself, the next ones
+      // the same name with -2, -3, ... before the extension.
+      static std::atomic<unsigned> loops{0};
+      const unsigned n = ++loops;
+      path = env;
+      if (n > 1) {
+        const auto dot = path.find_last_of('.');
+        const auto slash = path.find_last_of("/\\");
+        const auto at = dot != std::string::npos && (slash == std::string::npos || dot > slash) ? dot : path.size();
+        path.insert(at, "-" + std::to_string(n));
+      }
+    }
   }
   if (!path.empty()) trace_.reset(new trace_recorder(std::move(path), options.trace_max_events));
   if (slow == 0 && !trace_) return;
