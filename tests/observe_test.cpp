@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -160,8 +161,8 @@ TEST_P(SlowCallbackTest, WithoutAHandlerOneLineGoesToStderr) {
   testing::internal::CaptureStderr();
   loop().run();
   const std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(testing::internal::RE::PartialMatch(
-      err, testing::internal::RE("eddy: slow callback: [0-9]+\\.[0-9] ms in timer 'slowpoke' \\(timers phase\\)\n")))
+  // std::regex: GoogleTest's own is a simple one on Windows, without brackets.
+  EXPECT_TRUE(std::regex_search(err, std::regex(R"(eddy: slow callback: [0-9]+\.[0-9] ms in timer 'slowpoke' \(timers phase\)\r?\n)")))
       << err;
   t.close();
 }

@@ -75,7 +75,7 @@ void loop_impl::configure_observer(const loop_options& options) {
         const auto dot = path.find_last_of('.');
         const auto slash = path.find_last_of("/\\");
         const auto at = dot != std::string::npos && (slash == std::string::npos || dot > slash) ? dot : path.size();
-        path.insert(at, "-" + std::to_string(n));
+        path = path.substr(0, at) + "-" + std::to_string(n) + path.substr(at);
       }
     }
   }
