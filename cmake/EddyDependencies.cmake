@@ -28,9 +28,9 @@ else()
   list(APPEND EDDY_PRIVATE_DEPS fmt::fmt Microsoft.GSL::GSL)
 endif()
 
-# c-ares for dns::resolver (src/dns_channel_ares.cpp). Linux: Debian's libc-ares-dev through
+# c-ares for dns::resolver (src/dns/dns_channel_ares.cpp). Linux: Debian's libc-ares-dev through
 # pkg-config (required). Windows: a c-ares CMake package if one is found (vcpkg), else the
-# resolver reports not_supported (src/dns_channel_none.cpp) — the mingw cross build here has none.
+# resolver reports not_supported (src/dns/dns_channel_none.cpp) — the mingw cross build here has none.
 set(EDDY_HAVE_CARES OFF)
 set(EDDY_CARES_TARGET "")
 if(WIN32)

@@ -3,7 +3,7 @@
 // The core owns every operation record (embedded in the handle or request that issues it,
 // so nothing is allocated per operation). A port is given an operation by submit(), does the
 // work with its OS mechanism, and later — from inside poll(), on the loop thread — fills in
-// the result and calls deliver(op). The core never sees an OS type.
+// the result and calls complete(op). The core never sees an OS type.
 //
 // Threads: everything here runs on the loop thread except port::wake(), which any thread
 // may call.
@@ -105,7 +105,7 @@ struct io_vec {
 };
 
 struct operation {
-  // The issuer's completion function, called (through deliver()) on the loop thread.
+  // The issuer's completion function, called (through complete()) on the loop thread.
   void (*complete)(operation* op) = nullptr;
   // The loop the operation was submitted to (set by the core's submit).
   loop_impl* loop = nullptr;
@@ -147,8 +147,8 @@ struct operation {
 
 // Ports call this on the loop thread, from inside poll(), once per finished operation,
 // after setting op.result and op.error. It does the core's bookkeeping and calls
-// op.complete. Defined by the core (src/loop.cpp).
-void deliver(operation& op) noexcept;
+// op.complete. Defined by the core (src/loop/loop.cpp).
+void complete(operation& op) noexcept;
 
 // A port's view of op.port_data as its own record type T.
 template <class T>
@@ -169,7 +169,7 @@ struct poll_result {
 // - kind: which backend_kind the port implements.
 // - init(): acquire the OS objects; an error (e.g. io_uring_setup refused) leaves the port
 //   closed and the loop falls back or reports backend_unavailable.
-// - submit(op): start op. Never blocks, never calls deliver() directly (completions are
+// - submit(op): start op. Never blocks, never calls complete() directly (completions are
 //   only delivered from poll(), so a callback never re-enters its caller).
 // - cancel(op): ask for op to stop early. It still completes exactly once, from poll(),
 //   with errc::operation_canceled if the cancellation won. Returns false if op is unknown.

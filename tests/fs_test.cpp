@@ -1,6 +1,7 @@
 // The file system on every port: each operation's success and failure paths through the
-// callback forms (pool or io_uring-native), a few synchronous forms, concurrency, a large
-// read_file, cancellation and fs_poll. Every test works in its own temporary directory.
+// callback forms (pool or io_uring-native), directories, permissions and links. How requests
+// run (concurrency, cancellation, threads, native operations): fs_request_test.cpp; fs_poll:
+// fs_poll_test.cpp. Every test works in its own temporary directory.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -11,8 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "loop_impl.hpp"  // port_supports: which file operations the port runs itself
-#include "port_fixture.hpp"
+#include "fs_fixture.hpp"
 
 #if defined(__linux__)
 #include <fcntl.h>
@@ -23,15 +23,11 @@
 #include <cerrno>
 #endif
 
-namespace eddy::fs {
-// Shows the message ("no such file or directory: open '/tmp/x'") in failed expectations.
-inline void PrintTo(const error& e, std::ostream* os) { *os << (e ? e.message() : std::string("success")); }
-}  // namespace eddy::fs
-
 namespace {
 
 namespace fs = eddy::fs;
 using eddy::errc;
+using eddy_test::FsTest;
 
 #if defined(_WIN32)
 constexpr bool windows = true;
@@ -39,51 +35,6 @@ constexpr bool windows = true;
 constexpr bool windows = false;
 #endif
 
-class FsTest : public eddy_test::PortTest {
- protected:
-  void SetUp() override {
-    PortTest::SetUp();
-    if (IsSkipped()) return;
-    std::string base = std::filesystem::temp_directory_path().generic_string();
-    if (base.size() > 1 && base.back() == '/') base.pop_back();
-    ASSERT_FALSE(fs::mkdtemp(base + "/eddy-fs-XXXXXX", dir_)) << base;
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::error_code ec;
-      // Read-only files cannot be removed on Windows: make everything writable first.
-      for (auto& e : std::filesystem::recursive_directory_iterator(dir_, ec)) {
-        std::filesystem::permissions(e.path(), std::filesystem::perms::owner_all, std::filesystem::perm_options::add,
-                                     ec);
-      }
-      std::filesystem::remove_all(dir_, ec);
-      EXPECT_FALSE(ec) << ec.message();
-    }
-    PortTest::TearDown();
-  }
-
-  std::string path(std::string_view name) const { return dir_ + "/" + std::string(name); }
-
-  void put(std::string_view name, std::string_view data) { ASSERT_FALSE(fs::write_file(path(name), data)); }
-
-  std::string get(std::string_view name) {
-    std::string out;
-    EXPECT_FALSE(fs::read_file(path(name), out));
-    return out;
-  }
-
-  // Runs one callback-form request to completion and returns its error.
-  template <class Start>
-  fs::error finish(Start start) {
-    fs::error result(eddy::make_error_code(errc::unknown), "never called back");
-    start([&](const fs::error& err, auto&&...) { result = err; });
-    loop().run();
-    return result;
-  }
-
-  std::string dir_;
-};
 EDDY_INSTANTIATE_PORTS(FsTest);
 
 TEST_P(FsTest, OpenWriteReadCloseRoundTrip) {
@@ -608,305 +559,4 @@ TEST_P(FsTest, LinkSymlinkReadlinkRealpath) {
   EXPECT_EQ(get("sym"), "t");
 }
 
-TEST_P(FsTest, ReadFileAndWriteFileRoundTrip) {
-  std::string data(300'000, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
-  EXPECT_FALSE(finish([&](auto cb) { fs::write_file(loop(), path("f"), data, cb); }));
-  std::string back;
-  fs::read_file(loop(), path("f"), [&](const fs::error& err, std::string d) {
-    EXPECT_FALSE(err) << err.message();
-    back = std::move(d);
-  });
-  loop().run();
-  EXPECT_EQ(back, data);
-  // write_file replaces the whole file.
-  EXPECT_FALSE(finish([&](auto cb) { fs::write_file(loop(), path("f"), "short", cb); }));
-  EXPECT_EQ(get("f"), "short");
-  EXPECT_FALSE(finish([&](auto cb) { fs::write_file(loop(), path("empty"), "", cb); }));
-  EXPECT_EQ(get("empty"), "");
-
-  fs::error err = finish([&](auto cb) { fs::read_file(loop(), path("missing"), cb); });
-  EXPECT_EQ(err, errc::no_such_file);
-  EXPECT_NE(err.message().find(path("missing")), std::string::npos) << err.message();
-  EXPECT_EQ(finish([&](auto cb) { fs::write_file(loop(), path("no/f"), "x", cb); }), errc::no_such_file);
-  EXPECT_EQ(finish([&](auto cb) { fs::read_file(loop(), dir_, cb); }), errc::is_a_directory);
-}
-
-TEST_P(FsTest, ReadFileOf100MiB) {
-  constexpr std::size_t size = 100u << 20;
-  fs::file f = fs::file::invalid;
-  ASSERT_FALSE(fs::open(path("big"), fs::open_flags::write | fs::open_flags::create, 0644, f));
-  ASSERT_FALSE(fs::ftruncate(f, size));  // sparse: fast to make, still 100 MiB to read
-  const std::string head = "head", tail = "tail";
-  const eddy::const_buffer h[] = {eddy::buffer(head)}, t[] = {eddy::buffer(tail)};
-  std::size_t n = 0;
-  ASSERT_FALSE(fs::write(f, h, 0, n));
-  ASSERT_FALSE(fs::write(f, t, size - 4, n));
-  ASSERT_FALSE(fs::close(f));
-  std::string data;
-  fs::read_file(loop(), path("big"), [&](const fs::error& err, std::string d) {
-    EXPECT_FALSE(err) << err.message();
-    data = std::move(d);
-  });
-  loop().run();
-  ASSERT_EQ(data.size(), size);
-  EXPECT_EQ(data.substr(0, 4), "head");
-  EXPECT_EQ(data.substr(size - 4), "tail");
-  EXPECT_EQ(data[size / 2], '\0');
-}
-
-TEST_P(FsTest, TenThousandConcurrentReads) {
-  constexpr int n = 10'000;
-  std::string data;
-  for (int i = 0; i < n; ++i) {
-    char rec[9];
-    std::snprintf(rec, sizeof rec, "%08d", i);
-    data.append(rec, 8);
-  }
-  put("records", data);
-  fs::file f = fs::file::invalid;
-  ASSERT_FALSE(fs::open(path("records"), fs::open_flags::read, 0, f));
-  std::vector<std::array<char, 8>> bufs(n);
-  std::vector<eddy::mutable_buffer> spans(n);
-  int done = 0, failed = 0;
-  for (int i = 0; i < n; ++i) {
-    spans[i] = std::as_writable_bytes(std::span(bufs[i]));
-    fs::read(loop(), f, std::span(&spans[i], 1), static_cast<std::int64_t>(i) * 8,
-             [&](const fs::error& err, std::size_t got) {
-               ++done;
-               if (err || got != 8) ++failed;
-             });
-  }
-  loop().run();
-  EXPECT_EQ(done, n);
-  EXPECT_EQ(failed, 0);
-  for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(std::string(bufs[i].data(), 8), data.substr(static_cast<std::size_t>(i) * 8, 8)) << i;
-  }
-  EXPECT_FALSE(fs::close(f));
-}
-
-TEST_P(FsTest, CancelAQueuedRequest) {
-  eddy_test::pool_blocker blocker(loop());  // the next request stays queued
-  fs::error result;
-  bool called = false;
-  auto req = fs::mkdir(loop(), path("never"), 0755, [&](const fs::error& err) {
-    called = true;
-    result = err;
-  });
-  EXPECT_TRUE(req.cancel());
-  EXPECT_FALSE(req.cancel());  // only once
-  blocker.release();
-  loop().run();
-  EXPECT_TRUE(called);
-  EXPECT_EQ(result, errc::operation_canceled);
-  EXPECT_EQ(result.path(), path("never"));
-  fs::stat_info st;
-  EXPECT_EQ(fs::stat(path("never"), st), errc::no_such_file);  // it never ran
-  EXPECT_FALSE(fs::request{}.cancel());
-}
-
-TEST_P(FsTest, PendingRequestsKeepTheLoopAlive) {
-  bool called = false;
-  fs::write_file(loop(), path("f"), "x", [&](const fs::error&) { called = true; });
-  EXPECT_TRUE(loop().alive());
-  loop().run();
-  EXPECT_TRUE(called);
-  EXPECT_FALSE(loop().alive());
-}
-
-TEST_P(FsTest, CallbacksRunOnTheLoopThread) {
-  const auto loop_thread = std::this_thread::get_id();
-  std::thread::id seen;
-  fs::stat(loop(), dir_, [&](const fs::error&, const fs::stat_info&) { seen = std::this_thread::get_id(); });
-  loop().run();
-  EXPECT_EQ(seen, loop_thread);
-}
-
-TEST_P(FsTest, Utf8Paths) {
-  const std::string name = "caf\xC3\xA9-\xE6\x97\xA5\xE6\x9C\xAC";  // "café-日本"
-  EXPECT_FALSE(finish([&](auto cb) { fs::write_file(loop(), path(name), "utf8", cb); }));
-  EXPECT_EQ(get(name), "utf8");
-  std::vector<fs::dir_entry> entries;
-  ASSERT_FALSE(fs::scandir(dir_, entries));
-  ASSERT_EQ(entries.size(), 1u);
-  EXPECT_EQ(entries[0].name, name);
-}
-
-TEST_P(FsTest, FsPollSeesAppearChangeAndDisappear) {
-  // Each step is taken in the callback of the previous one, so no timing is assumed.
-  eddy::fs_poll poll(loop());
-  int step = 0;
-  std::vector<std::string> seen;
-  ASSERT_FALSE(poll.start(path("watched"), std::chrono::milliseconds(5),
-                          [&](const fs::error& err, const fs::stat_info& prev, const fs::stat_info& curr) {
-                            switch (step++) {
-                              case 0:  // the baseline fails: no such file yet
-                                EXPECT_EQ(err, errc::no_such_file);
-                                EXPECT_EQ(err.path(), path("watched"));
-                                EXPECT_EQ(curr.size, 0u);
-                                put("watched", "abc");
-                                break;
-                              case 1:  // it appeared
-                                EXPECT_FALSE(err) << err.message();
-                                EXPECT_EQ(prev, fs::stat_info{});
-                                EXPECT_EQ(curr.size, 3u);
-                                EXPECT_EQ(curr.type, fs::file_type::regular);
-                                put("watched", "abcdef");
-                                break;
-                              case 2:  // it changed
-                                EXPECT_FALSE(err) << err.message();
-                                EXPECT_EQ(prev.size, 3u);
-                                EXPECT_EQ(curr.size, 6u);
-                                ASSERT_FALSE(fs::unlink(path("watched")));
-                                break;
-                              case 3:  // it went away
-                                EXPECT_EQ(err, errc::no_such_file);
-                                EXPECT_EQ(prev.size, 6u);
-                                EXPECT_EQ(curr, fs::stat_info{});
-                                poll.close();
-                                break;
-                              default:
-                                ADD_FAILURE() << "unexpected callback " << step;
-                            }
-                          }));
-  EXPECT_EQ(poll.path(), path("watched"));
-  EXPECT_TRUE(poll.is_active());
-  loop().run();
-  EXPECT_EQ(step, 4);
-}
-
-TEST_P(FsTest, FsPollIsQuietWhileNothingChangesAndStops) {
-  put("still", "x");
-  eddy::fs_poll poll(loop());
-  int calls = 0;
-  ASSERT_FALSE(poll.start(path("still"), std::chrono::milliseconds(1),
-                          [&](const fs::error&, const fs::stat_info&, const fs::stat_info&) { ++calls; }));
-  // Let it poll a number of times: a timer that fires after many intervals.
-  eddy::timer t(loop());
-  t.start(std::chrono::milliseconds(30), [&] {
-    poll.stop();
-    EXPECT_FALSE(poll.is_active());
-    EXPECT_EQ(poll.path(), "");
-    t.close();
-  });
-  loop().run();
-  EXPECT_EQ(calls, 0);
-  EXPECT_EQ(poll.start("", std::chrono::milliseconds(1), [](auto&&...) {}), errc::invalid_argument);
-  EXPECT_EQ(poll.start(path("still"), std::chrono::milliseconds(0), [](auto&&...) {}), errc::invalid_argument);
-  poll.close();
-  EXPECT_EQ(poll.start(path("still"), std::chrono::milliseconds(1), [](auto&&...) {}), errc::closed);
-}
-
-TEST_P(FsTest, ClosingAnFsPollWithAStatOutIsSafe) {
-  put("f", "x");
-  bool closed = false;
-  {
-    auto* poll = new eddy::fs_poll(loop());
-    ASSERT_FALSE(poll->start(path("f"), std::chrono::milliseconds(1), [](auto&&...) {}));
-    poll->close([&] { closed = true; });  // the baseline stat is still out
-    delete poll;                          // the runtime keeps its state until the stat is back
-  }
-  loop().run();
-  EXPECT_TRUE(closed);
-  EXPECT_EQ(loop().handle_count(), 0u);
-}
-
-TEST_P(FsTest, NativeFileOperationsDoNotNeedThePool) {
-  // Where the port runs file operations itself (io_uring with the opcodes), open, write,
-  // read, stat, fstat, fsync and close complete while every pool thread is blocked.
-  using eddy::detail::op_kind;
-  auto& impl = loop().impl();
-  for (op_kind k : {op_kind::file_open, op_kind::file_close, op_kind::file_read, op_kind::file_write,
-                    op_kind::file_stat, op_kind::file_sync}) {
-    if (!impl.port_supports(k)) {
-      GTEST_SKIP() << eddy::to_string(GetParam()) << " runs file operations on the thread pool";
-    }
-  }
-  eddy_test::pool_blocker blocker(loop());  // pool requests would wait: native ones do not
-  const auto let_go = [&] { blocker.release(); };
-  bool finished = false, timed_out = false;
-  eddy::timer guard(loop());
-  guard.start(std::chrono::seconds(10), [&] {
-    timed_out = true;
-    let_go();
-  });
-  const std::string text = "native";
-  const eddy::const_buffer out[] = {eddy::buffer(text)};
-  std::string back(6, '\0');
-  const eddy::mutable_buffer in[] = {std::as_writable_bytes(std::span(back))};
-  fs::open(loop(), path("n"), fs::open_flags::read_write | fs::open_flags::create, 0644,
-           [&](const fs::error& e1, fs::file f) {
-             ASSERT_FALSE(e1) << e1.message();
-             fs::write(loop(), f, out, 0, [&, f](const fs::error& e2, std::size_t) {
-               ASSERT_FALSE(e2) << e2.message();
-               fs::fsync(loop(), f, [&, f](const fs::error& e3) {
-                 ASSERT_FALSE(e3) << e3.message();
-                 fs::read(loop(), f, in, 0, [&, f](const fs::error& e4, std::size_t n) {
-                   ASSERT_FALSE(e4) << e4.message();
-                   EXPECT_EQ(n, 6u);
-                   fs::fstat(loop(), f, [&, f](const fs::error& e5, const fs::stat_info& st) {
-                     ASSERT_FALSE(e5) << e5.message();
-                     EXPECT_EQ(st.size, 6u);
-                     fs::stat(loop(), path("missing"), [&, f](const fs::error& e6, const fs::stat_info&) {
-                       EXPECT_EQ(e6, errc::no_such_file);
-                       EXPECT_EQ(e6.path(), path("missing"));
-                       fs::close(loop(), f, [&](const fs::error& e7) {
-                         EXPECT_FALSE(e7) << e7.message();
-                         finished = !timed_out;
-                         guard.close();
-                         let_go();
-                       });
-                     });
-                   });
-                 });
-               });
-             });
-           });
-  loop().run();
-  EXPECT_TRUE(finished);
-  EXPECT_FALSE(timed_out) << "a file operation waited for the pool";
-  EXPECT_EQ(back, "native");
-}
-
-TEST_P(FsTest, LongScatterListsAreRead) {
-  // More buffers than one readv takes (IOV_MAX, 1024): the io_uring port hands these to the
-  // pool, and a read may return short; together the reads fill every buffer in order.
-  std::string data(2000, '\0');
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
-  put("f", data);
-  fs::file f = fs::file::invalid;
-  ASSERT_FALSE(fs::open(path("f"), fs::open_flags::read, 0, f));
-  std::string back(data.size(), '\0');
-  std::vector<eddy::mutable_buffer> bufs;
-  for (auto& c : back) bufs.push_back(std::as_writable_bytes(std::span(&c, 1)));
-  std::size_t total = 0;
-  while (total < data.size()) {
-    std::size_t got = 0;
-    fs::read(loop(), f, std::span(bufs).subspan(total), static_cast<std::int64_t>(total),
-             [&](const fs::error& err, std::size_t n) {
-               EXPECT_FALSE(err) << err.message();
-               got = n;
-             });
-    loop().run();
-    ASSERT_GT(got, 0u);
-    total += got;
-  }
-  EXPECT_EQ(back, data);
-  EXPECT_FALSE(fs::close(f));
-}
-
-TEST_P(FsTest, SynchronousFormsWorkOnAnyThread) {
-  fs::error err;
-  std::string back;
-  std::thread t([&] {
-    err = fs::write_file(path("t"), "from a thread");
-    if (!err) err = fs::read_file(path("t"), back);
-  });
-  t.join();
-  EXPECT_FALSE(err) << err.message();
-  EXPECT_EQ(back, "from a thread");
-}
-
 }  // namespace
-

@@ -1,6 +1,6 @@
 // The backend contract seen from the core: an operation submitted to the port completes
 // exactly once, from the poll phase, and keeps the loop alive until it has.
-#include "loop_impl.hpp"
+#include "loop/loop_impl.hpp"
 #include "platform/net.hpp"
 #include "port_fixture.hpp"
 

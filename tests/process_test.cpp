@@ -23,22 +23,7 @@ namespace {
 using eddy_test::PortTest;
 
 using eddy_test::helper_path;
-
-// The same directory? Wine's std::filesystem::equivalent cannot tell (no file ids), so on
-// Windows the normalised names are compared, case-insensitively.
-bool same_directory(const std::filesystem::path& a, const std::filesystem::path& b) {
-#if defined(_WIN32)
-  auto norm = [](const std::filesystem::path& p) {
-    std::string s = std::filesystem::absolute(p).lexically_normal().string();
-    while (s.size() > 3 && (s.back() == '\\' || s.back() == '/')) s.pop_back();
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-  };
-  return norm(a) == norm(b);
-#else
-  return std::filesystem::equivalent(a, b);
-#endif
-}
+using eddy_test::same_directory;
 
 // Kills a detached helper: with its process group on POSIX, alone on Windows.
 std::error_code kill_family(eddy::process& p) {
@@ -484,53 +469,6 @@ TEST(CommandLineQuoting, FollowsCommandLineToArgvWRules) {
   }
   ::LocalFree(argv);
 #endif
-}
-
-TEST(OsUtilities, ReturnSaneValues) {
-  std::error_code ec;
-  const std::string exe = eddy::os::executable_path(ec);
-  EXPECT_FALSE(ec);
-  EXPECT_NE(exe.find("eddy_tests"), std::string::npos) << exe;
-  EXPECT_TRUE(std::filesystem::exists(exe)) << exe;
-
-  const std::string here = eddy::os::cwd(ec);
-  EXPECT_FALSE(ec);
-  EXPECT_FALSE(here.empty());
-  const auto tmp = std::filesystem::temp_directory_path();
-  ASSERT_FALSE(eddy::os::chdir(tmp.string()));
-  EXPECT_TRUE(same_directory(eddy::os::cwd(ec), tmp));
-  ASSERT_FALSE(eddy::os::chdir(here));
-  EXPECT_EQ(eddy::os::cwd(ec), here);
-  EXPECT_EQ(eddy::os::chdir(""), eddy::errc::invalid_argument);
-  EXPECT_EQ(eddy::os::chdir((tmp / "eddy-no-such-directory").string()), eddy::errc::no_such_file);
-
-  EXPECT_GT(eddy::os::pid(), 0);
-  // Under Wine a process started from Linux has no Windows parent (0); the child's view
-  // of its parent is checked by ProcessTest.TheChildSeesItsPidAndParent.
-  EXPECT_GE(eddy::os::parent_pid(), 0);
-  EXPECT_NE(eddy::os::pid(), eddy::os::parent_pid());
-
-  ASSERT_FALSE(eddy::os::setenv("EDDY_OS_TEST", "v 1"));
-  EXPECT_EQ(eddy::os::getenv("EDDY_OS_TEST"), "v 1");
-  const auto env = eddy::os::environment();
-  EXPECT_NE(std::find(env.begin(), env.end(), std::pair<std::string, std::string>("EDDY_OS_TEST", "v 1")), env.end());
-  ASSERT_FALSE(eddy::os::unsetenv("EDDY_OS_TEST"));
-  EXPECT_EQ(eddy::os::getenv("EDDY_OS_TEST"), std::nullopt);
-  EXPECT_EQ(eddy::os::setenv("A=B", "x"), eddy::errc::invalid_argument);
-  EXPECT_EQ(eddy::os::setenv("", "x"), eddy::errc::invalid_argument);
-
-  EXPECT_FALSE(eddy::os::hostname(ec).empty());
-  EXPECT_FALSE(ec);
-  EXPECT_GE(eddy::os::available_parallelism(), 1u);
-  const std::uint64_t total = eddy::os::total_memory();
-  const std::uint64_t free = eddy::os::free_memory();
-  EXPECT_GT(total, 16u << 20);
-  EXPECT_GT(free, 0u);
-  EXPECT_LE(free, total);
-  const std::uint64_t rss = eddy::os::resident_set_size(ec);
-  EXPECT_FALSE(ec);
-  EXPECT_GT(rss, 1u << 20);
-  EXPECT_LT(rss, total);
 }
 
 TEST(OsUtilities, KillOfANonexistentProcessFails) {

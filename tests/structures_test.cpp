@@ -10,7 +10,7 @@
 
 #include "callback_queue.hpp"
 #include "intrusive_list.hpp"
-#include "timer_heap.hpp"
+#include "loop/timer_heap.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "port_fixture.hpp"
+#include "tcp_fixture.hpp"
 
 #if defined(_WIN32)
 #include "platform/iocp/win32.hpp"  // winsock2, ws2tcpip and windows, lean
@@ -20,88 +20,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using eddy::socket_address;
-using eddy_test::PortTest;
+using eddy_test::as_string;
+using eddy_test::echo_client;
+using eddy_test::pattern;
+using eddy_test::TcpTest;
 
-std::vector<std::byte> pattern(std::size_t n, unsigned seed = 1) {
-  std::vector<std::byte> v(n);
-  std::uint32_t x = seed * 2654435761u;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<std::byte>(x >> 24);
-  }
-  return v;
-}
-
-std::string as_string(std::span<const std::byte> d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
-
-class TcpTest : public PortTest {
- protected:
-  // An echo server on loopback: every byte read is written back; EOF half-closes back.
-  socket_address start_echo_server(socket_address bind_to = socket_address::loopback_v4(0)) {
-    server_ = std::make_unique<eddy::tcp>(loop());
-    EXPECT_FALSE(server_->bind(bind_to));
-    EXPECT_FALSE(server_->listen(1024, [this](std::error_code ec) {
-      ASSERT_FALSE(ec) << ec.message();
-      auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
-      ASSERT_FALSE(server_->accept(c));
-      c.read_start([this, &c](std::error_code rec, std::span<std::byte> data) {
-        if (rec == eddy::errc::eof) {
-          c.shutdown([&c](std::error_code) { c.close(); });
-          return;
-        }
-        if (rec) {
-          c.close();
-          return;
-        }
-        auto copy = std::make_shared<std::vector<std::byte>>(data.begin(), data.end());
-        c.write(eddy::const_buffer(*copy), [copy](std::error_code) {});
-        ++echo_reads_;
-      });
-    }));
-    return server_->local_address();
-  }
-
-  void close_server() {
-    if (server_) server_->close();
-  }
-
-  std::unique_ptr<eddy::tcp> server_;
-  std::vector<std::unique_ptr<eddy::tcp>> server_conns_;
-  int echo_reads_ = 0;
-};
 EDDY_INSTANTIATE_PORTS(TcpTest);
-
-// A client that sends `data`, reads until EOF, and records what came back.
-struct echo_client {
-  echo_client(eddy::loop& l, socket_address to, std::vector<std::byte> payload, std::function<void()> done)
-      : sock(l), data(std::move(payload)), on_done(std::move(done)) {
-    EXPECT_FALSE(sock.connect(to, [this](std::error_code ec) {
-      ASSERT_FALSE(ec) << ec.message();
-      connected = true;
-      EXPECT_FALSE(sock.read_start([this](std::error_code rec, std::span<std::byte> d) {
-        if (rec) {
-          final_error = rec;
-          sock.close();
-          if (on_done) on_done();
-          return;
-        }
-        received.insert(received.end(), d.begin(), d.end());
-      }));
-      EXPECT_FALSE(sock.write(eddy::const_buffer(data), [this](std::error_code wec) {
-        write_error = wec;
-        ++writes_done;
-        EXPECT_FALSE(sock.shutdown([this](std::error_code sec) { shutdown_error = sec; }));
-      }));
-    }));
-  }
-  eddy::tcp sock;
-  std::vector<std::byte> data;
-  std::vector<std::byte> received;
-  std::function<void()> on_done;
-  bool connected = false;
-  int writes_done = 0;
-  std::error_code write_error, shutdown_error, final_error;
-};
 
 // As libuv: a listening (or reading) handle keeps the loop alive only while referenced;
 // its accept waiting in the port does not count on its own.
@@ -273,53 +197,6 @@ TEST_P(TcpTest, CloseResetMakesThePeerSeeConnectionReset) {
   EXPECT_EQ(client_end, eddy::errc::connection_reset) << client_end.message();
 }
 
-TEST_P(TcpTest, WriteQueueBackpressureAndDrain) {
-  server_ = std::make_unique<eddy::tcp>(loop());
-  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
-  eddy::tcp* accepted = nullptr;
-  std::size_t server_received = 0;
-  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
-    accepted = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
-    ASSERT_FALSE(server_->accept(*accepted));  // but do not read yet
-  }));
-  constexpr std::size_t chunk = 128 * 1024, chunks = 256;  // 32 MiB: more than any socket buffer
-  auto data = pattern(chunk);
-  eddy::tcp client(loop());
-  int completed = 0, drains = 0;
-  std::size_t queue_at_first_completion = 0;
-  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
-    ASSERT_FALSE(ec);
-    client.on_drain([&] {
-      ++drains;
-      client.close();
-    });
-    for (std::size_t i = 0; i < chunks; ++i) {
-      client.write(eddy::const_buffer(data), [&](std::error_code wec) {
-        EXPECT_FALSE(wec);
-        if (++completed == 1) {
-          queue_at_first_completion = client.write_queue_size();
-          ASSERT_NE(accepted, nullptr);
-          // Now let the reader go: the queue must drain completely.
-          accepted->read_start([&](std::error_code rec, std::span<std::byte> d) {
-            if (rec) {
-              accepted->close();
-              server_->close();
-              return;
-            }
-            server_received += d.size();
-          });
-        }
-      });
-    }
-    EXPECT_EQ(client.write_queue_size(), chunk * chunks);
-  }));
-  loop().run();
-  EXPECT_EQ(completed, static_cast<int>(chunks));
-  EXPECT_EQ(drains, 1);
-  EXPECT_GT(queue_at_first_completion, chunk * chunks / 2);  // the kernel took only a little
-  EXPECT_EQ(server_received, chunk * chunks);
-}
-
 TEST_P(TcpTest, ClosingCancelsPendingWritesAndConnects) {
   server_ = std::make_unique<eddy::tcp>(loop());
   ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
@@ -358,178 +235,6 @@ TEST_P(TcpTest, ClosingCancelsPendingWritesAndConnects) {
   EXPECT_EQ(log.back(), "closed");
   std::size_t canceled = std::count(log.begin(), log.end(), std::string("write canceled"));
   EXPECT_GE(canceled, 32u);  // 64 MiB cannot all fit in socket buffers
-}
-
-TEST_P(TcpTest, ReadStopAndStartAgain) {
-  server_ = std::make_unique<eddy::tcp>(loop());
-  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
-  eddy::tcp* conn = nullptr;
-  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
-    conn = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
-    ASSERT_FALSE(server_->accept(*conn));
-    conn->write(eddy::buffer("first"), [&](std::error_code) {});
-  }));
-  eddy::tcp client(loop());
-  std::string got;
-  int stops = 0;
-  eddy::timer t(loop());
-  std::function<void(std::error_code, std::span<std::byte>)> on_read = [&](std::error_code ec, std::span<std::byte> d) {
-    if (ec) {
-      EXPECT_EQ(ec, eddy::errc::eof);
-      client.close();
-      server_->close();
-      return;
-    }
-    got += as_string(d);
-    if (got == "first" && stops == 0) {
-      ++stops;
-      client.read_stop();
-      EXPECT_FALSE(client.is_reading());
-      // While stopped, the server sends more; nothing is delivered until read_start.
-      conn->write(eddy::buffer("second"), [&](std::error_code) {
-        t.start(5ms, [&] {
-          EXPECT_EQ(got, "first");
-          EXPECT_FALSE(client.read_start(on_read));
-          conn->shutdown([&](std::error_code) { conn->close(); });
-        });
-      });
-    }
-  };
-  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
-    ASSERT_FALSE(ec);
-    EXPECT_FALSE(client.read_start(on_read));
-    EXPECT_EQ(client.read_start(on_read), eddy::errc::already_started);
-  }));
-  loop().run();
-  t.close();
-  EXPECT_EQ(got, "firstsecond");
-}
-
-TEST_P(TcpTest, ReadSomeReadsOnceIntoTheGivenBuffer) {
-  server_ = std::make_unique<eddy::tcp>(loop());
-  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
-  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
-    auto& conn = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
-    ASSERT_FALSE(server_->accept(conn));
-    conn.write(eddy::buffer("hello"), [&conn](std::error_code) { conn.shutdown([&conn](std::error_code) { conn.close(); }); });
-  }));
-  eddy::tcp client(loop());
-  std::byte small[3];
-  EXPECT_EQ(client.read_some(small, [](std::error_code, std::span<std::byte>) {}), eddy::errc::not_connected);
-  std::vector<std::string> got;
-  std::function<void(std::error_code, std::span<std::byte>)> on_read = [&](std::error_code ec, std::span<std::byte> d) {
-    EXPECT_FALSE(client.is_reading()) << "a read_some ends with its one delivery";
-    if (ec) {
-      got.push_back(ec.message());
-      EXPECT_EQ(ec, eddy::errc::eof);
-      client.close();
-      server_->close();
-      return;
-    }
-    EXPECT_EQ(d.data(), small) << "the bytes are in the caller's buffer";
-    got.push_back(as_string(d));
-    EXPECT_FALSE(client.read_some(small, on_read));
-  };
-  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
-    ASSERT_FALSE(ec);
-    EXPECT_EQ(client.read_some({}, on_read), eddy::errc::invalid_argument);
-    EXPECT_FALSE(client.read_some(small, on_read));
-    EXPECT_TRUE(client.is_reading());
-    EXPECT_EQ(client.read_some(small, on_read), eddy::errc::already_started);
-    EXPECT_EQ(client.read_start(on_read), eddy::errc::already_started);
-  }));
-  loop().run();
-  // "hello" may come in one piece or several; three bytes at a time either way.
-  ASSERT_GE(got.size(), 3u);
-  EXPECT_EQ(got.front(), "hel");
-  std::string all;
-  for (std::size_t i = 0; i + 1 < got.size(); ++i) all += got[i];
-  EXPECT_EQ(all, "hello");
-  EXPECT_EQ(got.back(), make_error_code(eddy::errc::eof).message());
-}
-
-TEST_P(TcpTest, ReadSomeEndsWithTheStreamOrSilentlyWithReadStop) {
-  server_ = std::make_unique<eddy::tcp>(loop());
-  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
-  int ready = 0;  // two connects and two accepts
-  std::function<void()> all_ready;
-  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
-    auto& conn = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
-    ASSERT_FALSE(server_->accept(conn));
-    if (++ready == 4) all_ready();
-  }));
-  eddy::tcp client(loop());
-  auto doomed = std::make_unique<eddy::tcp>(loop());
-  std::byte buf[16];
-  std::vector<std::string> events;
-  all_ready = [&] {
-    // Nothing was sent: each read_some waits. The first is stopped (no callback, ever),
-    // then started again and served; the second's handle is destroyed (no callback).
-    EXPECT_FALSE(client.read_some(buf, [&](std::error_code, std::span<std::byte>) { events.push_back("stopped read ran"); }));
-    client.read_stop();
-    EXPECT_FALSE(client.is_reading());
-    EXPECT_FALSE(doomed->read_some(buf, [&](std::error_code, std::span<std::byte>) { events.push_back("destroyed read ran"); }));
-    doomed.reset();
-    EXPECT_FALSE(client.read_some(buf, [&](std::error_code ec, std::span<std::byte> d) {
-      EXPECT_FALSE(ec);
-      events.push_back("read " + as_string(d));
-      // Closing with a read_some waiting: its callback says so, before the close callback.
-      EXPECT_FALSE(client.read_some(buf, [&](std::error_code rec, std::span<std::byte>) {
-        events.push_back("read " + rec.message());
-      }));
-      client.close([&] { events.push_back("closed"); });
-      server_->close();
-      for (auto& c : server_conns_) c->close();
-    }));
-    for (auto& c : server_conns_) c->write(eddy::buffer("x"), [](std::error_code) {});
-  };
-  for (eddy::tcp* c : {&client, doomed.get()}) {
-    ASSERT_FALSE(c->connect(server_->local_address(), [&](std::error_code ec) {
-      ASSERT_FALSE(ec);
-      if (++ready == 4) all_ready();
-    }));
-  }
-  loop().run();
-  EXPECT_EQ(events, (std::vector<std::string>{"read x", "read " + make_error_code(eddy::errc::operation_canceled).message(),
-                                              "closed"}));
-}
-
-TEST_P(TcpTest, StoppingAndRestartingInEveryReadCallbackLosesNothing) {
-  // read_stop() cancels the read in flight; read_start() right after must carry on, and
-  // data that won the race against the cancellation must come first, not vanish.
-  server_ = std::make_unique<eddy::tcp>(loop());
-  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
-  auto data = pattern(2 << 20);
-  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
-    auto& c = *server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop()));
-    ASSERT_FALSE(server_->accept(c));
-    for (std::size_t off = 0; off < data.size(); off += 64 * 1024) {
-      c.write(eddy::const_buffer(data.data() + off, 64 * 1024), [](std::error_code) {});
-    }
-    c.shutdown([&c](std::error_code) { c.close(); });
-  }));
-  eddy::tcp client(loop());
-  std::vector<std::byte> got;
-  std::error_code end;
-  eddy::read_callback on_read = [&](std::error_code ec, std::span<std::byte> d) {
-    if (ec) {
-      end = ec;
-      client.close();
-      server_->close();
-      return;
-    }
-    got.insert(got.end(), d.begin(), d.end());
-    client.read_stop();
-    EXPECT_FALSE(client.read_start(on_read));
-  };
-  ASSERT_FALSE(client.connect(server_->local_address(), [&](std::error_code ec) {
-    ASSERT_FALSE(ec);
-    client.read_start(on_read);
-  }));
-  loop().run();
-  EXPECT_EQ(end, eddy::errc::eof);
-  EXPECT_EQ(got.size(), data.size());
-  EXPECT_TRUE(got == data);
 }
 
 TEST_P(TcpTest, AddressesAndOptions) {

@@ -7,6 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build pkg-config git
   libfmt-dev libmsgsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   liburing-dev
+  clang libclang-rt-14-dev  # the libFuzzer harnesses (tools/fuzz.sh, the linux-fuzz preset)
   libuv1-dev  # the peer in bench/process_bench.cpp
   libc-ares-dev  # dns::resolver
   dnsmasq-base   # the resolver tests' DNS server (the binary only: no system service on port 53)

@@ -8,6 +8,8 @@
 #     build); its Markdown table goes into the log. It fails only when a workload errors (a
 #     server that does not start, wrk errors, wrong response bytes), never on a timing.
 #     EDDY_SKIP_BENCH=1 leaves it out.
+#   - fuzz-quick: tools/fuzz.sh 15, every libFuzzer harness for 15 s (about 3 minutes with
+#     the build); a crash, leak or timeout fails it and its reproducer is kept.
 # Usage: tools/test-all.sh [preset ...]   (default: all of the above)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +20,7 @@ bash "$here/setup.sh"
 
 presets=("$@")
 if ((${#presets[@]} == 0)); then
-  presets=(linux-debug-asan linux-tsan linux-shared mingw-wine)
+  presets=(linux-debug-asan linux-tsan linux-shared mingw-wine fuzz-quick)
   [[ "${EDDY_SKIP_BENCH:-0}" == 1 ]] || presets+=(bench-quick)
 fi
 jobs="$(nproc 2>/dev/null || echo 2)"
@@ -30,6 +32,13 @@ status=0
 run_preset() {
   local p="$1" start end
   start=$(date +%s)
+  if [[ "$p" == fuzz-quick ]]; then
+    echo "=== $p: tools/fuzz.sh 15"
+    bash "$here/fuzz.sh" 15 || return 1
+    end=$(date +%s)
+    summary+=("$p: passed in $((end - start)) s")
+    return 0
+  fi
   if [[ "$p" == bench-quick ]]; then
     echo "=== $p: tools/bench/run --quick"
     python3 "$here/bench/run" --quick --jobs "$jobs" || return 1

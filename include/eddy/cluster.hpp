@@ -27,7 +27,7 @@
 // / TerminateProcess) and replaced. Above rss_warn a worker is reported; above rss_recycle it
 // is asked to leave (disconnect) and replaced. A worker that exits unexpectedly is replaced,
 // after an exponentially growing delay while it keeps dying young; five deaths in a row
-// within a second of starting stop that slot's respawning with an error event.
+// within min_uptime (a second by default) of starting stop that slot's respawning with an error event.
 //
 // Threads: loop thread only. The primary and worker objects belong to the caller and must
 // outlive the loop's run (cluster::run arranges both).
@@ -76,13 +76,22 @@ struct options {
   std::size_t max_message = 16u << 20;
   unsigned max_unacked = 32;  // round_robin's overload guard
   bool respawn = true;        // replace workers that exit unexpectedly
+  // A worker that exits unexpectedly within this time of its start "died young": it is
+  // respawned after a growing delay, and five young deaths in a row stop its slot (crash_loop).
+  std::chrono::milliseconds min_uptime{1000};
 };
 
 // What a worker's heartbeat said.
 struct health_report {
   std::uint64_t rss = 0;                    // resident set size, bytes
-  std::chrono::microseconds loop_lag{0};    // how late the heartbeat timer fired
-  double utilization = 0;                   // event-loop utilisation over the interval, 0..1
+  std::chrono::microseconds loop_lag{0};    // worst loop delay of the interval beyond the
+                                            // delay monitor's resolution (eddy/metrics.hpp)
+  double utilization = 0;                   // loop::utilization over the interval, 0..1
+  // The worker's loop_delay_monitor over the interval (Node's semantics: about its
+  // resolution, 1 to 10 ms, when nothing blocks).
+  std::chrono::microseconds loop_delay_p50{0};
+  std::chrono::microseconds loop_delay_p99{0};
+  std::chrono::microseconds loop_delay_max{0};
   std::uint32_t handles = 0;                // open handles in the worker's loop
   std::chrono::steady_clock::time_point received{};  // when the primary got it
 };
@@ -130,6 +139,10 @@ class EDDY_API primary {
   [[nodiscard]] std::vector<int> workers() const;
   [[nodiscard]] int pid(int id) const;  // 0 if unknown
   [[nodiscard]] std::optional<health_report> health(int id) const;
+  // Appends every live worker's metrics from its last heartbeat (those of write_metrics in
+  // eddy/metrics.hpp, as the worker's loop saw them) in the Prometheus text format, each
+  // series labelled worker="ID". Loop thread only.
+  void write_metrics(std::string& out) const;
   [[nodiscard]] scheduling policy() const noexcept;
   [[nodiscard]] eddy::loop& get_loop() const noexcept;
 

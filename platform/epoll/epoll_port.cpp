@@ -11,8 +11,10 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 #include <ctime>
 
+#include "platform/contract/fault.hpp"
 #include "platform/posix/fd_passing.hpp"
 #include "platform/posix/posix_util.hpp"
 
@@ -151,6 +153,12 @@ ssize_t receive_batched(port::datagram_batch& b, operation& op) noexcept {
 ssize_t attempt(operation& op, port::datagram_batch* batch) noexcept {
   io_object& io = *op.io;
   const int fd = fd_of(io);
+  if (op.kind == op_kind::send || op.kind == op_kind::write || op.kind == op_kind::sendto) {
+    if (int e = EDDY_FAULT(send)) {  // fault injection: the send fails, nothing sent
+      errno = e;
+      return -1;
+    }
+  }
   switch (op.kind) {
     case op_kind::nop:
       return 0;
@@ -236,6 +244,33 @@ ssize_t attempt(operation& op, port::datagram_batch* batch) noexcept {
   return 0;
 }
 
+// Fault injection (platform/contract/fault.hpp): a receive or accept that succeeded is reported failed
+// with the armed errno, so the failure takes perform()'s real error path. What it took (an
+// accepted or passed descriptor) is closed; its bytes are dropped.
+ssize_t injected([[maybe_unused]] operation& op, ssize_t n) noexcept {
+#if defined(EDDY_FAULT_INJECTION)
+  if (n < 0) return n;
+  int e = 0;
+  switch (op.kind) {
+    case op_kind::accept:
+      if ((e = EDDY_FAULT(accept)) != 0) ::close(static_cast<int>(std::exchange(op.accepted, -1)));
+      break;
+    case op_kind::recv:
+    case op_kind::read:
+    case op_kind::recvfrom:
+      e = EDDY_FAULT(recv);
+      if (e != 0 && op.kind == op_kind::recv && op.accepted >= 0) ::close(static_cast<int>(std::exchange(op.accepted, -1)));
+      break;
+    default: break;  // send, write, sendto: attempt() fails them before the syscall
+  }
+  if (e == 0) return n;
+  errno = e;
+  return -1;
+#else
+  return n;
+#endif
+}
+
 std::size_t gather_size(const operation& op) noexcept {
   std::size_t n = 0;
   for (std::uint32_t i = 0; i < op.nbufs; ++i) n += op.bufs[i].len;
@@ -248,7 +283,7 @@ bool is_read_side(const operation& op) noexcept;
 // true when it finished, with op.result / op.error set.
 bool perform(operation& op, port::datagram_batch* batch) noexcept {
   for (;;) {
-    const ssize_t n = attempt(op, batch);
+    const ssize_t n = injected(op, attempt(op, batch));
     if (n >= 0) {
       op.result = n;
       // A short write means the socket buffer is full: wait for EPOLLOUT before the rest.
@@ -358,6 +393,11 @@ void port::make_ready(operation& op) noexcept {
 void port::submit(operation& op) noexcept {
   op.result = 0;
   op.error = {};
+  if (int e = EDDY_FAULT(submit)) {  // fault injection: as if the operation's syscall failed at once
+    fail(op, e);
+    make_ready(op);
+    return;
+  }
   if (detail::is_file_op(op.kind)) {
     op.error = make_error_code(errc::not_supported);
     make_ready(op);
@@ -442,7 +482,7 @@ void port::run_queue(io_object& io, bool read_side, detail::poll_result& out) {
     ++out.completions;
     // May submit to this io object (queued: served in this loop), cancel on it, or close
     // its handle (detach runs only in the close phase, after this poll).
-    detail::deliver(*op);
+    detail::complete(*op);
   }
   st.running[side] = false;
 }
@@ -509,7 +549,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     operation* next = next_of(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

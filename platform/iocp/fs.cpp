@@ -7,6 +7,7 @@
 // on a file opened for reading reopen it with FILE_WRITE_ATTRIBUTES (ReOpenFile), as POSIX
 // lets the owner change attributes whatever the descriptor's mode.
 #include "platform/iocp/win32.hpp"
+#include "platform/contract/fault.hpp"
 #include "platform/iocp/utf16.hpp"
 
 #include <winioctl.h>
@@ -218,6 +219,7 @@ struct reparse_data {
 }  // namespace
 
 std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
+  if (int e = EDDY_FAULT(file_open)) return from_errno(e);
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   DWORD access = FILE_READ_ATTRIBUTES;

@@ -311,7 +311,7 @@ void finish(detail::operation& op, std::error_code ec, detail::poll_result& out)
   if (ec) op.result = 0;
   st.owner = nullptr;
   ++out.completions;
-  detail::deliver(op);
+  detail::complete(op);
 }
 
 }  // namespace

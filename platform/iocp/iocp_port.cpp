@@ -1,4 +1,5 @@
 #include "platform/iocp/iocp_port.hpp"
+#include "platform/contract/fault.hpp"
 
 #include "platform/iocp/win32.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
@@ -574,6 +575,12 @@ void port::submit(detail::operation& op) noexcept {
   st = op_state{};
   st.owner = &op;
   st.epoch = poll_epoch_;
+  if (int e = EDDY_FAULT(submit)) {  // fault injection: as the overlapped call failing at once
+    op.result = 0;
+    op.error = from_errno(e);
+    push_ready(op);
+    return;
+  }
   if (detail::is_file_op(op.kind)) {  // the core runs these on the thread pool (supports())
     op.result = 0;
     op.error = make_error_code(errc::not_supported);
@@ -611,6 +618,9 @@ void port::start_io(detail::operation& op) noexcept {
     op.error = ec;
     push_ready(op);
   };
+  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto) {
+    if (int e = EDDY_FAULT(send)) return fail(from_errno(e));  // fault injection: the call fails, nothing sent
+  }
   if (is_local_marker(io.native)) {
     // A named pipe that is a listener or not connected yet (local_pipe.hpp): no overlapped
     // call on the operation itself.
@@ -952,7 +962,7 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   op.result = ec ? 0 : static_cast<std::int64_t>(bytes);
   st.owner = nullptr;  // no longer in flight in this port
   ++out.completions;
-  detail::deliver(op);
+  detail::complete(op);
 }
 
 // ---------------------------------------------------------------- ipc pipes (ipc_channel)
@@ -1117,7 +1127,11 @@ void port::on_accept_packet(void* overlapped) noexcept {
     return;
   }
   const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(slot.ov.Internal));
-  finish_accept_slot(ctx, slot, packet_error(handle_of(ctx.listener), slot.ov, status, true));
+  std::error_code ec = packet_error(handle_of(ctx.listener), slot.ov, status, true);
+  if (!ec) {
+    if (int f = EDDY_FAULT(accept)) ec = from_errno(f);  // fault injection: a failed AcceptEx status
+  }
+  finish_accept_slot(ctx, slot, ec);
   serve_accept(ctx);
 }
 
@@ -1366,8 +1380,11 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (st.handle != nullptr) {
       // Socket I/O. The status is the NTSTATUS the call ended with.
       const auto status = static_cast<std::int32_t>(static_cast<std::uint32_t>(e.lpOverlapped->Internal));
-      finish_io(op, packet_error(st, status, op.io->kind == detail::io_kind::socket), e.dwNumberOfBytesTransferred,
-                out);
+      std::error_code ec = packet_error(st, status, op.io->kind == detail::io_kind::socket);
+      if (!ec && (op.kind == detail::op_kind::recv || op.kind == detail::op_kind::read || op.kind == detail::op_kind::recvfrom)) {
+        if (int f = EDDY_FAULT(recv)) ec = from_errno(f);  // fault injection: a failed completion status
+      }
+      finish_io(op, ec, e.dwNumberOfBytesTransferred, out);
       continue;
     }
     if (st.epoch == epoch) {
@@ -1388,7 +1405,7 @@ long port::dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_
     if (op.error) op.result = 0;
     st.owner = nullptr;  // no longer in flight in this port
     ++out.completions;
-    detail::deliver(op);
+    detail::complete(op);
   }
   return static_cast<long>(n);
 }
@@ -1433,7 +1450,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
       st.owner = nullptr;
       op->result = 0;
       ++out.completions;
-      detail::deliver(*op);
+      detail::complete(*op);
     } else {
       finish_io(*op, op->error, static_cast<std::uint32_t>(op->result), out);
     }

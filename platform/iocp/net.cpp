@@ -6,6 +6,7 @@
 // Overlapped calls are not affected by FIONBIO: they still pend and complete through the port.
 // Winsock is started by the IOCP port when a loop opens (port::init).
 #include "platform/iocp/win32.hpp"
+#include "platform/contract/fault.hpp"
 #include "platform/iocp/utf16.hpp"
 // winsock2.h must come before windows.h (which would otherwise pull in the old winsock.h).
 #include <winsock2.h>
@@ -113,6 +114,7 @@ socket_address from_native(const void* p, std::size_t len) noexcept { return bsd
 namespace {
 // A non-blocking, overlapped, non-inheritable socket.
 std::error_code open_socket(int af, int type, int protocol, native_socket& out) noexcept {
+  if (int e = EDDY_FAULT(socket)) return from_errno(e);
   // WSA_FLAG_NO_HANDLE_INHERIT is Windows' close-on-exec: a child process must not keep a
   // listener or connection alive. Windows 7 before SP1 rejects the flag (WSAEINVAL); clear
   // the inherit flag by hand there.

@@ -5,6 +5,7 @@
 // goes away (unless detached), then runs. Its exit is seen on the system's wait thread
 // (RegisterWaitForSingleObject), which wakes the loop; the loop then reads the exit code.
 #include "platform/iocp/win32.hpp"
+#include "platform/contract/fault.hpp"
 #include <tlhelp32.h>
 #include <psapi.h>
 
@@ -321,6 +322,10 @@ std::error_code spawn(spawn_request& req, child& out) noexcept {
     }
     if (req.detached) flags |= DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP;
     PROCESS_INFORMATION pi{};
+    if (int e = EDDY_FAULT(spawn)) {  // fault injection: as CreateProcessW failing
+      close_parent_ends(req);
+      return from_errno(e);
+    }
     if (!::CreateProcessW(program.c_str(), command_line.data(), nullptr, nullptr, TRUE, flags, env.data(),
                           cwd.empty() ? nullptr : cwd.c_str(), &si, &pi)) {
       const DWORD e = ::GetLastError();

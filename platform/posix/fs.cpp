@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "platform/fs.hpp"
+#include "platform/contract/fault.hpp"
 #include "platform/posix/fs_posix.hpp"
 
 namespace eddy::detail {
@@ -111,6 +112,7 @@ int fd_of(native_file f) noexcept { return static_cast<int>(f); }
 }  // namespace
 
 std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
+  if (int e = EDDY_FAULT(file_open)) return from_errno(e);
   int fd = -1;
   auto ec = retry([&] { return fd = ::open(path.c_str(), fs_posix::to_open_flags(flags), mode); });
   if (!ec) out = fd;

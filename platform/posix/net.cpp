@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "platform/contract/fault.hpp"
 #include "platform/sockaddr.hpp"  // after the socket headers
 
 #include <atomic>
@@ -69,6 +70,7 @@ void to_native(const socket_address& addr, native_address& out) noexcept { bsd::
 socket_address from_native(const void* p, std::size_t len) noexcept { return bsd::from_sockaddr(p, len); }
 
 std::error_code open_tcp(address_family family, native_socket& out) noexcept {
+  if (int e = EDDY_FAULT(socket)) return from_errno(e);
   int fd = ::socket(native_family(family), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) return last_error();
   out = fd;
@@ -192,6 +194,7 @@ void close(native_socket s) noexcept {
 namespace eddy::detail::net {
 
 std::error_code open_udp(address_family family, native_socket& out) noexcept {
+  if (int e = EDDY_FAULT(socket)) return from_errno(e);
   int fd = ::socket(native_family(family), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return from_errno(errno);
   out = fd;
@@ -311,6 +314,7 @@ std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, c
 namespace eddy::detail::net {
 
 std::error_code open_local(native_socket& out) noexcept {
+  if (int e = EDDY_FAULT(socket)) return from_errno(e);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return from_errno(errno);
   out = fd;

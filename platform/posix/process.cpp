@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "eddy/error.hpp"
+#include "platform/contract/fault.hpp"
 #include "platform/posix/posix_util.hpp"
 #include "platform/process.hpp"
 
@@ -175,6 +176,7 @@ std::error_code spawn_with_posix_spawn(const std::string& path, spawn_request& r
   if (rc == 0) rc = ::posix_spawnattr_setsigdefault(&attr, &all);
   if (rc == 0) rc = ::posix_spawnattr_setflags(&attr, flags);
   pid_t pid = 0;
+  if (rc == 0) rc = EDDY_FAULT(spawn);  // fault injection: posix_spawn fails with it
   if (rc == 0) rc = ::posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(), envp.data());
   ::posix_spawnattr_destroy(&attr);
   ::posix_spawn_file_actions_destroy(&fa);
@@ -222,6 +224,7 @@ std::error_code spawn_with_posix_spawn(const std::string& path, spawn_request& r
 
 std::error_code spawn_with_fork(const std::string& path, spawn_request& req, const stdio_setup& s,
                                 std::vector<char*>& argv, std::vector<char*>& envp, int& pid_out) {
+  if (int e = EDDY_FAULT(spawn)) return from_errno(e);  // fault injection: as fork() failing
   int errpipe[2];
   if (::pipe2(errpipe, O_CLOEXEC) != 0) return last_error();
   // No signal handler may run in the child before it resets the dispositions.

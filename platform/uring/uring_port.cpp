@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 
+#include "platform/contract/fault.hpp"
 #include "platform/posix/fd_passing.hpp"
 #include "platform/posix/fs_posix.hpp"
 #include "platform/posix/posix_util.hpp"
@@ -328,6 +329,12 @@ void port::submit_accept(detail::operation& op) noexcept {
 }
 
 void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_result& out) {
+  if (res >= 0 && !l.detached) {
+    if (int e = EDDY_FAULT(accept)) {  // fault injection: a failed accept CQE
+      ::close(res);
+      res = -e;
+    }
+  }
   if ((flags & IORING_CQE_F_MORE) == 0) l.armed = false;
   detail::operation* done = nullptr;  // delivered last: its callback may close the listener
   if (res == -EINVAL && !l.ever_accepted && !l.detached) {
@@ -368,7 +375,7 @@ void port::on_accept_cqe(listener& l, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
@@ -535,6 +542,12 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
     if (!rx.armed) free_rx(&rx);
     return;
   }
+  if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+    if (int e = EDDY_FAULT(recv)) {  // fault injection: a failed recv CQE
+      recycle(rx, static_cast<unsigned short>(flags >> IORING_CQE_BUFFER_SHIFT));
+      res = -e;
+    }
+  }
   detail::operation* plain = nullptr;  // to be read without the ring
   if (res > 0) {
     rx.ever_received = true;
@@ -563,11 +576,17 @@ void port::on_recv_cqe(stream_rx& rx, int res, unsigned flags, detail::poll_resu
   }
   if (done != nullptr) {
     ++out.completions;
-    detail::deliver(*done);
+    detail::complete(*done);
   }
 }
 
 void port::submit(detail::operation& op) noexcept {
+  if (int e = EDDY_FAULT(submit)) {  // fault injection: as a CQE with -e for this operation's SQE
+    op.result = 0;
+    op.error = from_errno(e);
+    make_ready(op);
+    return;
+  }
   if (detail::is_file_op(op.kind) && !supports(op.kind)) {
     op.result = 0;
     op.error = make_error_code(errc::not_supported);
@@ -593,6 +612,16 @@ void port::submit(detail::operation& op) noexcept {
 
 // One SQE for op, completed by its own CQE.
 void port::submit_plain(detail::operation& op) noexcept {
+  if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto ||
+      op.kind == detail::op_kind::file_open) {
+    // Fault injection: as the operation's CQE with -e, before anything was sent or created.
+    if (int e = op.kind == detail::op_kind::file_open ? EDDY_FAULT(file_open) : EDDY_FAULT(send)) {
+      op.result = 0;
+      op.error = from_errno(e);
+      make_ready(op);
+      return;
+    }
+  }
   io_uring_sqe* sqe = get_sqe();
   const int fd = op.io != nullptr ? static_cast<int>(op.io->native) : -1;
   switch (op.kind) {
@@ -707,6 +736,33 @@ bool port::cancel(detail::operation& op) noexcept {
   return true;
 }
 
+// Fault injection (platform/contract/fault.hpp): a CQE that succeeded is rewritten to carry
+// -errno, so the failure takes reap()'s real error path. What it brought (an accepted or
+// passed descriptor) is closed; its bytes are dropped.
+std::int32_t port::injected([[maybe_unused]] detail::operation& op, std::int32_t res) noexcept {
+#if defined(EDDY_FAULT_INJECTION)
+  if (res < 0) return res;
+  int e = 0;
+  switch (op.kind) {
+    case detail::op_kind::accept:
+      if ((e = EDDY_FAULT(accept)) != 0) ::close(res);
+      break;
+    case detail::op_kind::recv:
+    case detail::op_kind::read:
+    case detail::op_kind::recvfrom:
+      if ((e = EDDY_FAULT(recv)) != 0 && op.kind == detail::op_kind::recv && op.io->ipc) {
+        const int fd = posix::take_received_fd(detail::port_state<posix::fd_message>(op).msg);
+        if (fd >= 0) ::close(fd);
+      }
+      break;
+    default: break;  // send, write, sendto, file_open: submit_plain() fails them before the SQE
+  }
+  return e != 0 ? -e : res;
+#else
+  return res;
+#endif
+}
+
 std::uint32_t port::reap(detail::poll_result& out) {
   // Copy a batch of CQEs out and release the ring's slots before running any callback,
   // so callbacks may submit freely.
@@ -745,6 +801,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         continue;
       }
       auto* op = reinterpret_cast<detail::operation*>(static_cast<std::uintptr_t>(batch[i].data));
+      batch[i].res = injected(*op, batch[i].res);
       if ((op->kind == detail::op_kind::read && detail::port_state<recv_state>(*op).no_buffer) ||
           (op->kind == detail::op_kind::recv && op->buf.len == 0) ||
           (op->kind == detail::op_kind::recvfrom && op->buf.len == 0)) {
@@ -779,7 +836,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->error = {};
       }
       ++total;
-      detail::deliver(*op);
+      detail::complete(*op);
     }
     if (n < reap_batch) break;
   }
@@ -816,7 +873,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   while (op != nullptr) {
     detail::operation* next = next_ready(*op);
     ++out.completions;
-    detail::deliver(*op);
+    detail::complete(*op);
     op = next;
   }
   return out;

@@ -50,6 +50,7 @@ class port {
   io_uring_sqe* get_sqe() noexcept;
   void arm_wake() noexcept;
   std::uint32_t reap(detail::poll_result& out);
+  static std::int32_t injected(detail::operation& op, std::int32_t res) noexcept;
   void make_ready(detail::operation& op) noexcept;
   void submit_accept(detail::operation& op) noexcept;
   void arm_accept(listener& l) noexcept;

@@ -230,7 +230,7 @@ std::optional<command_line> parse_command_line(int argc, char** argv, const char
   std::string host = "127.0.0.1";
   long port = 8080;
   command_line out;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // a flag and its value
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     if (value == nullptr) return usage();
@@ -252,7 +252,6 @@ std::optional<command_line> parse_command_line(int argc, char** argv, const char
     } else {
       return usage();
     }
-    ++i;
   }
   auto addr = eddy::socket_address::parse(host, static_cast<std::uint16_t>(port));
   if (!addr) {

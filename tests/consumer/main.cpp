@@ -1,12 +1,21 @@
 // Uses an installed eddy: one loop, one timer, one immediate, one DNS resolver (which brings
-// c-ares into a static link). Exits 0 when all worked.
+// c-ares into a static link), one task sleeping through eddy::co (whose headers are installed
+// in eddy/co/ and eddy/co/detail/). Exits 0 when all worked.
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <string_view>
 
+#include <eddy/co.hpp>
 #include <eddy/eddy.hpp>
+
+namespace {
+eddy::task<> nap(eddy::loop& loop, bool& slept) {
+  co_await eddy::co::sleep(loop, std::chrono::milliseconds(1));
+  slept = true;
+}
+}  // namespace
 
 int main() {
   try {
@@ -19,6 +28,8 @@ int main() {
       t.close();
     });
     loop.set_immediate([&] { immediate = true; });
+    bool slept = false;
+    eddy::spawn(loop, nap(loop, slept));
     eddy::dns::resolver resolver(loop);
     const std::error_code servers_ec = resolver.set_servers("127.0.0.1:53");
     const std::string servers = resolver.servers();
@@ -33,7 +44,8 @@ int main() {
                 static_cast<int>(port.size()), port.data(), fired ? "fired" : "MISSING", immediate ? "ran" : "MISSING");
     const bool resolver_ok = servers_ec == eddy::errc::not_supported || (!servers_ec && servers == "127.0.0.1:53");
     std::printf("eddy_consumer: resolver servers %s (%s)\n", servers.c_str(), servers_ec.message().c_str());
-    return fired && immediate && resolver_ok ? 0 : 1;
+    std::printf("eddy_consumer: task %s\n", slept ? "slept" : "MISSING");
+    return fired && immediate && resolver_ok && slept ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "eddy_consumer: %s\n", e.what());
     return 1;

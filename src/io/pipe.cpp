@@ -1,0 +1,140 @@
+#include "eddy/pipe.hpp"
+
+#include "eddy/tcp.hpp"
+#include "eddy/udp.hpp"
+
+#include "io/stream_impl.hpp"
+
+namespace eddy {
+namespace {
+
+detail::stream_impl* as_pipe(detail::handle_base* h) noexcept { return static_cast<detail::stream_impl*>(h); }
+
+std::error_code ensure_socket(detail::stream_impl& s) {
+  if (s.has_socket()) return {};
+  detail::net::native_socket sock = detail::net::invalid_socket;
+  if (auto ec = detail::net::open_local(sock)) return ec;
+  if (auto ec = s.set_socket(sock, 0)) {
+    detail::net::close(sock);
+    return ec;
+  }
+  return {};
+}
+
+}  // namespace
+
+pipe::pipe(eddy::loop& owner, bool ipc)
+    : stream(owner, new detail::stream_impl(owner.impl(), handle_type::pipe), handle_type::pipe) {
+  as_pipe(impl_)->io_.ipc = ipc;
+}
+
+std::error_code pipe::write2(std::span<const const_buffer> bufs, handle& send_handle, completion_callback on_done) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (!s->io_.ipc) return make_error_code(errc::not_supported);
+  auto* h = detail::handle_base::of(send_handle);
+  auto* io = (h == nullptr || h->closing_ ||
+              (send_handle.type() != handle_type::tcp && send_handle.type() != handle_type::pipe &&
+               send_handle.type() != handle_type::udp))
+                 ? nullptr
+                 : static_cast<detail::io_handle*>(h);
+  if (io == nullptr || !io->has_socket()) return make_error_code(errc::bad_descriptor);
+  if (bufs.empty() || bufs[0].empty()) return make_error_code(errc::invalid_argument);  // a handle needs a byte to ride on
+  return s->write(bufs, std::move(on_done), io->io_.native);
+}
+
+std::size_t pipe::pending_count() const noexcept {
+  auto* s = as_pipe(impl_);
+  return s ? s->reader_.pending_handles.size() : 0;
+}
+
+namespace {
+template <class Target>
+std::error_code take_pending(detail::stream_impl* s, Target& out) {
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->reader_.pending_handles.empty()) return make_error_code(errc::would_block);
+  std::intptr_t native = s->reader_.pending_handles.pop();
+  if (auto ec = out.open(native)) {
+    detail::net::close(native);
+    return ec;
+  }
+  return {};
+}
+}  // namespace
+
+std::error_code pipe::accept_pending(tcp& out) { return take_pending(as_pipe(impl_), out); }
+std::error_code pipe::accept_pending(pipe& out) { return take_pending(as_pipe(impl_), out); }
+std::error_code pipe::accept_pending(udp& out) { return take_pending(as_pipe(impl_), out); }
+
+std::error_code pipe::bind(std::string_view name) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (!s->listener_.bound_name.empty()) return make_error_code(errc::already_started);
+  if (auto ec = ensure_socket(*s)) return ec;
+  if (auto ec = detail::net::bind_local(s->io_.native, name)) return ec;
+  s->listener_.bound_name.assign(name);
+  return {};
+}
+
+std::error_code pipe::listen(int backlog, completion_callback on_connection) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (!on_connection) return make_error_code(errc::invalid_argument);
+  if (s->listener_.bound_name.empty()) return make_error_code(errc::invalid_argument);  // bind first
+  if (s->listener_.listening) return make_error_code(errc::already_started);
+  if (auto ec = detail::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
+  s->listener_.on_connection = std::move(on_connection);
+  s->listener_.listening = true;
+  s->set_active(true);
+  s->start_accept();
+  return {};
+}
+
+std::error_code pipe::accept(pipe& client) {
+  auto* s = as_pipe(impl_);
+  auto* c = as_pipe(client.impl_);
+  if (s == nullptr || s->closing_ || c == nullptr || c->closing_) return make_error_code(errc::closed);
+  return s->accept_into(*c);
+}
+
+std::error_code pipe::connect(std::string_view name, completion_callback on_connect) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
+  if (auto ec = detail::net::local_target(name, s->connector_.addr)) return ec;
+  if (auto ec = ensure_socket(*s)) return ec;
+  s->start_connect(std::move(on_connect));
+  return {};
+}
+
+std::error_code pipe::chmod(pipe_access access) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  if (s->listener_.bound_name.empty()) return make_error_code(errc::bad_descriptor);
+  const auto bits = static_cast<int>(access);
+  return detail::net::chmod_local(s->listener_.bound_name, (bits & 1) != 0, (bits & 2) != 0);
+}
+
+std::string pipe::local_name(std::error_code& ec) const {
+  std::string out;
+  auto* s = as_pipe(impl_);
+  ec = s == nullptr || !s->has_socket() ? make_error_code(errc::bad_descriptor)
+                                        : detail::net::local_name(s->io_.native, false, out);
+  return out;
+}
+
+std::string pipe::peer_name(std::error_code& ec) const {
+  std::string out;
+  auto* s = as_pipe(impl_);
+  ec = s == nullptr || !s->has_socket() ? make_error_code(errc::bad_descriptor)
+                                        : detail::net::local_name(s->io_.native, true, out);
+  return out;
+}
+
+std::error_code pipe::open(std::intptr_t native_handle) {
+  auto* s = as_pipe(impl_);
+  if (s == nullptr || s->closing_) return make_error_code(errc::closed);
+  return s->adopt(native_handle);
+}
+
+}  // namespace eddy
