@@ -146,9 +146,13 @@ TEST_P(ClusterTest, HeartbeatsReportHealth) {
   cluster::primary p(loop(), o);
   int reports = 0;
   cluster::health_report last;
+  std::string running_metrics;
+  int worker_id = 0;
   p.on_health = [&](int id, const cluster::health_report& h) {
     last = h;
     if (++reports == 3) {
+      worker_id = id;
+      p.write_metrics(running_metrics);
       ASSERT_TRUE(p.health(id).has_value());
       EXPECT_EQ(p.health(id)->rss, h.rss);
       EXPECT_GT(p.pid(id), 0);
@@ -162,6 +166,17 @@ TEST_P(ClusterTest, HeartbeatsReportHealth) {
   EXPECT_GE(last.handles, 2u);         // at least its channel and heartbeat timer
   EXPECT_GE(last.utilization, 0.0);
   EXPECT_LE(last.utilization, 1.0);
+  // The worker's loop-delay monitor (1 ms resolution at a 20 ms heartbeat): its intervals are
+  // about the resolution, in order, and the primary's metrics name the worker.
+  EXPECT_GT(last.loop_delay_p50.count(), 0);
+  EXPECT_LE(last.loop_delay_p50, last.loop_delay_p99);
+  EXPECT_LE(last.loop_delay_p99, last.loop_delay_max);
+  EXPECT_NE(running_metrics.find("eddy_loop_iterations_total{worker=\"" + std::to_string(worker_id) + "\"} "),
+            std::string::npos)
+      << running_metrics;
+  std::string after;
+  p.write_metrics(after);
+  EXPECT_EQ(after.find("{worker=\""), std::string::npos) << "workers that have exited are left out:\n" << after;
 }
 
 TEST_P(ClusterTest, AStuckWorkerIsKilledAndReplaced) {

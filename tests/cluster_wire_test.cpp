@@ -34,6 +34,56 @@ TEST(ClusterWireTest, FrameRoundTripsAndWaitsForItsPayload) {
   }
 }
 
+TEST(ClusterWireTest, HeartbeatCarriesTheLoopReportAndStaysRobust) {
+  heartbeat_msg m{1000, 20, 300000, 5};
+  EXPECT_FALSE(decode_heartbeat(encode(m))->loop);  // the first format: no report
+  heartbeat_loop l;
+  l.delay_p50_us = 10100;
+  l.delay_p90_us = 10400;
+  l.delay_p99_us = 110000;
+  l.delay_max_us = 111000;
+  l.resolution_us = 10000;
+  l.delay_count = 93;
+  l.delay_sum_us = 1000000;
+  l.iterations = 1u << 20;
+  l.events = 77;
+  l.idle_us = 999;
+  l.slow_callbacks = 3;
+  l.pool_queued = 2;
+  l.pool_threads = 4;
+  l.open_fds = 17;
+  l.handles_by_type = {1, 0, 0, 0, 2, 9};
+  m.loop = l;
+  const auto p = encode(m);
+  const auto d = decode_heartbeat(p);
+  ASSERT_TRUE(d && d->loop);
+  EXPECT_EQ(d->rss, 1000u);
+  EXPECT_EQ(d->loop->delay_p99_us, 110000u);
+  EXPECT_EQ(d->loop->delay_max_us, 111000u);
+  EXPECT_EQ(d->loop->resolution_us, 10000u);
+  EXPECT_EQ(d->loop->delay_count, 93u);
+  EXPECT_EQ(d->loop->iterations, 1u << 20);
+  EXPECT_EQ(d->loop->slow_callbacks, 3u);
+  EXPECT_EQ(d->loop->pool_threads, 4u);
+  EXPECT_EQ(d->loop->open_fds, 17u);
+  EXPECT_EQ(d->loop->handles_by_type, l.handles_by_type);
+  // Cut anywhere inside the report: malformed, never read past the end.
+  for (std::size_t n = 25; n < p.size(); ++n) {
+    EXPECT_FALSE(decode_heartbeat(std::span<const std::byte>(p).first(n))) << n;
+  }
+  // Another version of the report: the first fields stay, the rest is skipped.
+  auto other = p;
+  other[24] = std::byte{2};
+  const auto o = decode_heartbeat(other);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->utilization_ppm, 300000u);
+  EXPECT_FALSE(o->loop);
+  // A handle-type count above the limit is malformed.
+  auto many = encode(heartbeat_msg{1, 2, 3, 4, heartbeat_loop{}});
+  many.back() = std::byte{heartbeat_loop::max_handle_types + 1};
+  EXPECT_FALSE(decode_heartbeat(many));
+}
+
 TEST(ClusterWireTest, BadHeadersAreMalformedBeforeTheirPayloadArrives) {
   auto f = encode_frame(frame_type::message, bytes("0123456789"));
   const auto header = std::span<const std::byte>(f).first(header_size);

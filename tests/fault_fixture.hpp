@@ -143,8 +143,8 @@ struct echo_server {
 
 // A client of the echo server. It reads with read_some into its own buffer (so its reads never
 // pass the memory point: only the server's do).
-struct echo_client {
-  explicit echo_client(eddy::loop& l) : sock(l) {}
+struct fault_echo_client {
+  explicit fault_echo_client(eddy::loop& l) : sock(l) {}
 
   void connect(const eddy::socket_address& addr) {
     auto ec = sock.connect(addr, [this](std::error_code e) {

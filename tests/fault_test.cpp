@@ -14,7 +14,7 @@
 namespace {
 
 using eddy::errc;
-using eddy_test::echo_client;
+using eddy_test::fault_echo_client;
 using eddy_test::echo_server;
 using eddy_test::FaultTest;
 namespace fault = eddy::detail::fault;
@@ -31,8 +31,8 @@ class FaultEchoTest : public FaultTest {
     for (std::size_t i = 0; i < n; ++i) echo(i, "hello " + std::to_string(i));
   }
 
-  echo_client& add_client() {
-    clients_.push_back(std::make_unique<echo_client>(loop()));
+  fault_echo_client& add_client() {
+    clients_.push_back(std::make_unique<fault_echo_client>(loop()));
     clients_.back()->connect(server_->addr);
     return *clients_.back();
   }
@@ -46,7 +46,7 @@ class FaultEchoTest : public FaultTest {
 
   // Client i sends msg and waits for it to come back.
   void echo(std::size_t i, const std::string& msg) {
-    echo_client& c = *clients_[i];
+    fault_echo_client& c = *clients_[i];
     const std::string want = c.received + msg;
     ASSERT_FALSE(c.send(msg));
     ASSERT_TRUE(run_until([&] { return c.received.size() >= want.size() || c.ended; }));
@@ -61,7 +61,7 @@ class FaultEchoTest : public FaultTest {
   }
 
   std::unique_ptr<echo_server> server_;
-  std::vector<std::unique_ptr<echo_client>> clients_;
+  std::vector<std::unique_ptr<fault_echo_client>> clients_;
 };
 EDDY_INSTANTIATE_PORTS(FaultEchoTest);
 
@@ -133,7 +133,7 @@ TEST_P(FaultEchoTest, FaultInServerSendClosesThatConnectionOnly) {
 TEST_P(FaultEchoTest, FaultInAcceptReachesTheListenerWhichKeepsServing) {
   open(2);
   fault::arm(fk::accept, 1, std::errc::permission_denied);
-  echo_client& dropped = add_client();
+  fault_echo_client& dropped = add_client();
   ASSERT_TRUE(run_until([&] { return !server_->accept_errors.empty(); }));
   ASSERT_EQ(server_->accept_errors.size(), 1u);
   EDDY_EXPECT_FAULT(server_->accept_errors[0], errc::permission_denied);
@@ -150,7 +150,7 @@ TEST_P(FaultEchoTest, FaultInAcceptReachesTheListenerWhichKeepsServing) {
 TEST_P(FaultEchoTest, FaultTooManyOpenFilesInAcceptKeepsServing) {
   open(1);
   fault::arm(fk::accept, 1, std::errc::too_many_files_open);
-  echo_client& dropped = add_client();
+  fault_echo_client& dropped = add_client();
   ASSERT_TRUE(run_until([&] { return !server_->accept_errors.empty(); }));
   EDDY_EXPECT_FAULT(server_->accept_errors[0], errc::too_many_open_files);
   ASSERT_TRUE(run_until([&] { return dropped.connect_calls == 1 && (dropped.ended || !dropped.connected); }));
@@ -164,7 +164,7 @@ TEST_P(FaultEchoTest, FaultTooManyOpenFilesInAcceptKeepsServing) {
 TEST_P(FaultEchoTest, FaultInSocketFailsConnectAndTheHandleStillCloses) {
   open(2);
   fault::arm(fk::socket, 1, std::errc::too_many_files_open);
-  echo_client& failed = add_client();
+  fault_echo_client& failed = add_client();
   EDDY_EXPECT_FAULT(failed.connect_error, errc::too_many_open_files);
   EXPECT_EQ(failed.connect_calls, 0);  // refused at once: no callback
   failed.sock.close();
@@ -187,7 +187,7 @@ TEST_P(FaultEchoTest, FaultInSocketFailsBindAndARetryListens) {
 TEST_P(FaultEchoTest, FaultInSubmitFailsAConnectThroughItsCallback) {
   open(2);
   fault::arm(fk::submit, 1, std::errc::network_unreachable);
-  echo_client& failed = add_client();
+  fault_echo_client& failed = add_client();
   ASSERT_TRUE(run_until([&] { return failed.connect_calls == 1; }));
   EDDY_EXPECT_FAULT(failed.connect_error, errc::network_unreachable);
   EXPECT_FALSE(failed.connected);

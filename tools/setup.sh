@@ -16,6 +16,7 @@ packages=(
   nodejs
   # the benchmark harness (tools/bench/run) and its peers
   python3 wrk libboost-dev strace
+  prometheus  # promtool: the metrics test runs `promtool check metrics` (tests/observe_test.cpp)
 )
 if [[ "${EDDY_SETUP_SKIP_WINE:-0}" == 1 ]]; then
   # Drop exactly these two (a ${packages[@]/wine/} substitution would leave "64" behind).

@@ -84,8 +84,14 @@ struct options {
 // What a worker's heartbeat said.
 struct health_report {
   std::uint64_t rss = 0;                    // resident set size, bytes
-  std::chrono::microseconds loop_lag{0};    // how late the heartbeat timer fired
-  double utilization = 0;                   // event-loop utilisation over the interval, 0..1
+  std::chrono::microseconds loop_lag{0};    // worst loop delay of the interval beyond the
+                                            // delay monitor's resolution (eddy/metrics.hpp)
+  double utilization = 0;                   // loop::utilization over the interval, 0..1
+  // The worker's loop_delay_monitor over the interval (Node's semantics: about its
+  // resolution, 1 to 10 ms, when nothing blocks).
+  std::chrono::microseconds loop_delay_p50{0};
+  std::chrono::microseconds loop_delay_p99{0};
+  std::chrono::microseconds loop_delay_max{0};
   std::uint32_t handles = 0;                // open handles in the worker's loop
   std::chrono::steady_clock::time_point received{};  // when the primary got it
 };
@@ -133,6 +139,10 @@ class EDDY_API primary {
   [[nodiscard]] std::vector<int> workers() const;
   [[nodiscard]] int pid(int id) const;  // 0 if unknown
   [[nodiscard]] std::optional<health_report> health(int id) const;
+  // Appends every live worker's metrics from its last heartbeat (those of write_metrics in
+  // eddy/metrics.hpp, as the worker's loop saw them) in the Prometheus text format, each
+  // series labelled worker="ID". Loop thread only.
+  void write_metrics(std::string& out) const;
   [[nodiscard]] scheduling policy() const noexcept;
   [[nodiscard]] eddy::loop& get_loop() const noexcept;
 

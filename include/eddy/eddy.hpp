@@ -11,6 +11,7 @@
 #include "eddy/handle.hpp"
 #include "eddy/idle.hpp"
 #include "eddy/loop.hpp"
+#include "eddy/metrics.hpp"
 #include "eddy/os.hpp"
 #include "eddy/pipe.hpp"
 #include "eddy/process.hpp"

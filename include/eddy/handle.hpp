@@ -11,6 +11,8 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <string_view>
 
 #include "eddy/export.hpp"
 
@@ -23,6 +25,8 @@ class loop_impl;
 }
 
 enum class handle_type { timer, idle, prepare, check, async, tcp, udp, pipe, tty, signal, process, fs_poll, internal, resolver, fs_event };
+// "timer", "idle", ..., "fs_event": the names dump_handles and the slow-callback reports use.
+EDDY_API std::string_view to_string(handle_type type) noexcept;
 
 class EDDY_API handle {
  public:
@@ -43,6 +47,12 @@ class EDDY_API handle {
   // Stops the handle and schedules on_close for the close phase of this iteration.
   // A second close() is ignored.
   void close(std::function<void()> on_close = {});
+
+  // A label for reports (slow callbacks, traces, metrics dumps); empty by default, when
+  // reports show the type and address instead. The runtime keeps its own copy. Ignored once
+  // the handle is closed, when name() is empty.
+  void set_name(std::string name);
+  [[nodiscard]] std::string_view name() const noexcept;
 
   [[nodiscard]] eddy::loop& get_loop() const noexcept { return *loop_; }
   [[nodiscard]] handle_type type() const noexcept { return type_; }

@@ -50,6 +50,45 @@ EDDY_API bool backend_compiled(backend_kind kind) noexcept;
 struct loop_options {
   // automatic honours the EDDY_BACKEND environment variable (io_uring | epoll | iocp).
   backend_kind backend = backend_kind::automatic;
+  // The slow-callback detector (see loop::on_slow_callback): a callback that runs at least
+  // this long is reported. Zero turns it off (then no clock is read per callback); zero also
+  // lets the environment variable EDDY_SLOW_CALLBACK_MS (milliseconds, may be fractional)
+  // turn it on.
+  std::chrono::nanoseconds slow_callback_threshold{0};
+  // A Chrome trace-event file (Perfetto, chrome://tracing) written when the loop is
+  // destroyed: one event per phase per iteration, every callback of at least
+  // trace_callback_threshold, and the thread pool's jobs on their own threads. Empty: off,
+  // unless EDDY_TRACE=path.json is set (the process's first loop writes path.json, the next
+  // ones path-2.json, path-3.json, ...). At most trace_max_events are kept (the rest are
+  // counted and dropped), so the file stays bounded (about 150 bytes an event).
+  std::string trace_path{};
+  std::chrono::nanoseconds trace_callback_threshold{std::chrono::microseconds(100)};
+  std::size_t trace_max_events = 200000;
+};
+
+// One callback that held the loop for at least the slow-callback threshold. The views are
+// valid only during the call of the handler that receives it.
+struct slow_callback {
+  // The handle's kind as to_string(handle_type) spells it ("timer", "tcp", ...), or the kind
+  // of work for callbacks that are no handle's: "next_tick", "microtask", "immediate",
+  // "work" (a thread-pool completion), "close" (a close callback), "io" (another completion).
+  std::string_view handle_type;
+  // The handle's name (handle::set_name), empty when it has none or is no handle.
+  std::string_view handle_name;
+  // The loop phase ("timers", "pending", "idle", "prepare", "poll", "check", "close") or the
+  // queue ("next_tick", "microtask") the callback ran in.
+  std::string_view phase;
+  std::chrono::nanoseconds duration{0};
+  // The handle's runtime address (what dump_handles prints), nullptr when it is no handle.
+  const void* handle_address = nullptr;
+};
+
+// Node's performance.eventLoopUtilization(): the time the loop spent waiting in poll (idle)
+// and the rest of its running time (active), and active / (idle + active).
+struct loop_utilization {
+  std::chrono::nanoseconds idle{0};
+  std::chrono::nanoseconds active{0};
+  double utilization = 0.0;
 };
 
 // Counters a loop keeps about itself. Event-loop utilisation over an interval is
@@ -108,6 +147,25 @@ class EDDY_API loop {
   [[nodiscard]] std::size_t handle_count() const noexcept;
 
   [[nodiscard]] loop_metrics metrics() const noexcept;
+
+  // Utilisation since the loop first ran (all zero before): idle is the time spent blocked
+  // in poll, active the rest of the wall time since then. As Node's eventLoopUtilization().
+  [[nodiscard]] loop_utilization utilization() const noexcept;
+  // The change since `previous` (an earlier reading of this loop): idle and active deltas and
+  // the utilisation over that interval. As Node's eventLoopUtilization(previous).
+  [[nodiscard]] loop_utilization utilization(const loop_utilization& previous) const noexcept;
+
+  // The slow-callback detector. With a threshold (loop_options::slow_callback_threshold,
+  // EDDY_SLOW_CALLBACK_MS, or this setter; zero turns it off) every callback the loop runs
+  // is timed, and one that took at least the threshold is passed to the handler set by
+  // on_slow_callback, on the loop thread, right after it returned. Without a handler one
+  // line goes to stderr: "eddy: slow callback: 57.3 ms in timer 'slowpoke' (timers phase)".
+  // An empty function restores that default. Loop thread only.
+  void set_slow_callback_threshold(std::chrono::nanoseconds threshold);
+  [[nodiscard]] std::chrono::nanoseconds slow_callback_threshold() const noexcept;
+  void on_slow_callback(std::function<void(const slow_callback&)> handler);
+  // Slow callbacks reported so far.
+  [[nodiscard]] std::uint64_t slow_callback_count() const noexcept;
 
   // Node's process.nextTick and queueMicrotask. After every callback the loop runs the
   // next-tick queue, then the microtask queue, and repeats until both are empty.

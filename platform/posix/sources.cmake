@@ -6,3 +6,4 @@ list(APPEND EDDY_PORT_SOURCES platform/posix/resolver.cpp platform/contract/reso
 list(APPEND EDDY_PORT_SOURCES platform/posix/process.cpp platform/contract/process.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/fs_event.cpp platform/contract/fs_event.hpp)
 list(APPEND EDDY_PORT_SOURCES platform/posix/fs.cpp platform/posix/fs_posix.hpp platform/contract/fs.hpp)
+list(APPEND EDDY_PORT_SOURCES platform/posix/metrics.cpp platform/contract/metrics.hpp)

@@ -13,5 +13,7 @@ list(APPEND EDDY_PORT_SOURCES platform/win32/process.cpp platform/contract/proce
 list(APPEND EDDY_PORT_SOURCES platform/win32/fs_event.cpp platform/contract/fs_event.hpp)
 # The file system (eddy::fs) on the thread pool.
 list(APPEND EDDY_PORT_SOURCES platform/win32/fs.cpp platform/win32/fs_link.cpp platform/win32/fs_win32.hpp platform/contract/fs.hpp)
+# Process facts for the metrics export (open handles).
+list(APPEND EDDY_PORT_SOURCES platform/win32/metrics.cpp platform/contract/metrics.hpp)
 list(APPEND EDDY_PORT_LIBS ws2_32 mswsock winmm psapi)
 set(EDDY_PORT_PC_LIBS "-lws2_32 -lmswsock -lwinmm -lpsapi")

@@ -5,7 +5,11 @@
 // in K: its heartbeats stop, the primary kills it and starts another.
 //
 //   cluster_http [--port 8080] [--workers N] [--sched rr|shared] [--stall-one-in K]
-//                [--heartbeat-ms 1000] [--stuck-ms 5000] [--status-s S]
+//                [--heartbeat-ms 1000] [--stuck-ms 5000] [--status-s S] [--metrics-port N]
+//
+// With --metrics-port the primary answers GET /metrics on 127.0.0.1:N (0: any free port; it
+// prints "metrics on http://..."): every worker's loop metrics from its last heartbeat, in the
+// Prometheus text format, each series labelled worker="ID" (primary::write_metrics).
 //
 // Ctrl-C (SIGINT) or SIGTERM: a graceful shutdown (workers finish what they have, exit 0);
 // SIGHUP (POSIX): a rolling restart.
@@ -34,6 +38,7 @@ struct settings {
   unsigned heartbeat_ms = 1000;
   unsigned stuck_ms = 5000;
   unsigned status_s = 0;
+  int metrics_port = -1;  // -1: no metrics endpoint
 };
 
 bool parse_args(int argc, char** argv, settings& s) {
@@ -56,6 +61,8 @@ bool parse_args(int argc, char** argv, settings& s) {
     } else if (a == "--heartbeat-ms" && num(s.heartbeat_ms)) {
     } else if (a == "--stuck-ms" && num(s.stuck_ms)) {
     } else if (a == "--status-s" && num(s.status_s)) {
+    } else if (a == "--metrics-port" && num(port)) {
+      s.metrics_port = static_cast<int>(port);
     } else {
       return false;
     }
@@ -210,7 +217,7 @@ int main(int argc, char** argv) {
   if (!parse_args(argc, argv, s)) {
     std::fprintf(stderr,
                  "usage: cluster_http [--port 8080] [--workers N] [--sched rr|shared] [--stall-one-in K]\n"
-                 "                    [--heartbeat-ms 1000] [--stuck-ms 5000] [--status-s S]\n");
+                 "                    [--heartbeat-ms 1000] [--stuck-ms 5000] [--status-s S] [--metrics-port N]\n");
     return 2;
   }
   eddy::cluster::options o;
@@ -223,12 +230,25 @@ int main(int argc, char** argv) {
   // Made inside run(); run()'s loop releases their handles before it returns, so they may
   // be destroyed after it.
   std::unique_ptr<eddy::timer> status;
+  std::unique_ptr<hello::server> metrics;
   std::unique_ptr<http_worker> server;
   return eddy::cluster::run(
       argc, argv, o,
       [&](eddy::cluster::primary& p) {
         status = std::make_unique<eddy::timer>(p.get_loop());
         watch_primary(p, p.get_loop(), s, *status);
+        if (s.metrics_port >= 0) {
+          metrics = std::make_unique<hello::server>(p.get_loop());
+          metrics->set_metrics([&p](std::string& out) { p.write_metrics(out); });
+          const auto at = eddy::socket_address::parse("127.0.0.1", static_cast<std::uint16_t>(s.metrics_port));
+          if (auto ec = metrics->listen(*at)) {
+            std::fprintf(stderr, "cluster_http: cannot serve metrics: %s\n", ec.message().c_str());
+          } else {
+            metrics->unref();  // the cluster's shutdown ends the primary's loop all the same
+            std::printf("metrics on http://%s/metrics\n", metrics->address().to_string().c_str());
+            std::fflush(stdout);
+          }
+        }
       },
       [&](eddy::cluster::worker& w) {
         server = std::make_unique<http_worker>(w.get_loop(), w, s);

@@ -5,7 +5,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
+#include <deque>
 #include <string>
 
 namespace hello {
@@ -77,6 +79,8 @@ parse_result parse_request(std::string_view data) {
   }
   const bool http10 = version == "HTTP/1.0";
   r.http10 = http10;
+  r.get = method == "GET";
+  r.target = target;
   r.keep_alive = !http10;
 
   // Headers.
@@ -134,6 +138,7 @@ server::server(eddy::loop& loop) : loop_(loop), listener_(loop) {}
 server::~server() { close(); }
 
 std::error_code server::listen(const eddy::socket_address& addr, int backlog) {
+  listener_.set_name("http listener");
   if (auto ec = listener_.bind(addr)) return ec;
   return listener_.listen(backlog, [this](std::error_code ec) { on_connection(ec); });
 }
@@ -156,6 +161,7 @@ void server::on_connection(std::error_code ec) {
   if (ec) return;  // e.g. too many open files: the listener carries on
   auto owned = std::make_unique<connection>(loop_);
   connection* c = owned.get();
+  c->sock.set_name("http connection");
   if (listener_.accept(c->sock)) {
     c->sock.close();
     return;
@@ -170,6 +176,7 @@ void server::on_connection(std::error_code ec) {
     c->in.append(reinterpret_cast<const char*>(data.data()), data.size());
     std::size_t offset = 0;
     c->out.clear();
+    std::shared_ptr<std::deque<std::string>> answers;  // /metrics answers, kept until written
     for (;;) {
       parse_result r = parse_request(std::string_view(c->in).substr(offset));
       if (r.kind == parse_result::incomplete) break;
@@ -181,6 +188,21 @@ void server::on_connection(std::error_code ec) {
       }
       ++requests_;
       offset += r.consumed;
+      if (metrics_ && r.get && r.target == "/metrics") {
+        if (!answers) answers = std::make_shared<std::deque<std::string>>();
+        std::string body;
+        metrics_(body);
+        answers->push_back("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n" + (r.keep_alive ? "" : "Connection: close\r\n") +
+                         "\r\n" + body);
+        c->out.push_back(eddy::buffer(std::string_view(answers->back())));
+        if (!r.keep_alive) {
+          c->closing_after_write = true;
+          break;
+        }
+        continue;
+      }
       if (!r.keep_alive) {
         c->out.push_back(eddy::buffer(ok_response_close));
         c->closing_after_write = true;
@@ -190,8 +212,9 @@ void server::on_connection(std::error_code ec) {
     }
     c->in.erase(0, offset);
     if (c->out.empty()) return;
-    // The responses are static strings, so the buffers stay valid until the write is done.
-    c->sock.write(c->out, [](std::error_code) {});
+    // The responses are static strings or in `answers`, which the write's callback keeps until
+    // the write is done.
+    c->sock.write(c->out, [answers](std::error_code) {});
     if (c->closing_after_write) {
       c->sock.read_stop();
       c->sock.shutdown([this, c](std::error_code) { drop(c); });
@@ -201,7 +224,7 @@ void server::on_connection(std::error_code ec) {
 
 std::optional<command_line> parse_command_line(int argc, char** argv, const char* name) {
   const auto usage = [&]() -> std::optional<command_line> {
-    std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp]\n", name);
+    std::fprintf(stderr, "usage: %s [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp] [--slow-callback-ms N]\n", name);
     return std::nullopt;
   };
   std::string host = "127.0.0.1";
@@ -221,6 +244,11 @@ std::optional<command_line> parse_command_line(int argc, char** argv, const char
       auto kind = eddy::parse_backend(std::strcmp(value, "auto") == 0 ? "automatic" : value);
       if (!kind) return usage();
       out.options.backend = *kind;
+    } else if (arg == "--slow-callback-ms") {
+      char* end = nullptr;
+      const double ms = std::strtod(value, &end);
+      if (end == value || *end != '\0' || !(ms >= 0) || ms > 1e9) return usage();
+      out.options.slow_callback_threshold = std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6));
     } else {
       return usage();
     }

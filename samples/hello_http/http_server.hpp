@@ -9,8 +9,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -34,7 +36,8 @@ inline constexpr std::string_view bad_request_response =
 inline constexpr std::string_view not_implemented_response =
     "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-// The samples' command line: [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp].
+// The samples' command line: [--host ADDR] [--port N] [--backend auto|io_uring|epoll|iocp]
+// [--slow-callback-ms N] (the loop's slow-callback detector; see eddy::loop_options).
 struct command_line {
   eddy::socket_address address;  // 127.0.0.1:8080 unless given
   eddy::loop_options options;
@@ -49,6 +52,8 @@ struct parse_result {
   std::size_t consumed = 0;  // bytes of this request (headers and body) when kind == request
   bool keep_alive = true;
   bool http10 = false;
+  bool get = false;            // the method is GET
+  std::string_view target;     // the request target ("/metrics"), a view into the data
 };
 
 // Parses one request from the front of data. Pure: no state between calls.
@@ -66,6 +71,11 @@ class server {
   [[nodiscard]] eddy::socket_address address() const { return listener_.local_address(); }
   // Stops accepting and closes every connection.
   void close();
+  // Answers GET /metrics with what `write` appends (Prometheus text, e.g. eddy::write_metrics);
+  // every other request keeps its Hello World. Unset: /metrics is Hello World too.
+  void set_metrics(std::function<void(std::string&)> write) { metrics_ = std::move(write); }
+  // Lets the loop end while the server listens (its connections still keep it alive).
+  void unref() noexcept { listener_.unref(); }
 
   [[nodiscard]] std::uint64_t requests() const noexcept { return requests_; }
   [[nodiscard]] std::size_t connections() const noexcept { return conns_.size(); }
@@ -80,6 +90,7 @@ class server {
   std::vector<std::unique_ptr<connection>> conns_;
   std::uint64_t requests_ = 0;
   bool closing_ = false;
+  std::function<void(std::string&)> metrics_;
 };
 
 }  // namespace hello

@@ -13,6 +13,7 @@
 
 #include "cluster/channel.hpp"
 #include "cluster/environment.hpp"
+#include "cluster/loop_report.hpp"
 #include "cluster/wire.hpp"
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
@@ -91,6 +92,7 @@ class primary_impl {
     clock::time_point started;
     clock::time_point last_heard;
     std::optional<health_report> health;
+    std::optional<eddy::detail::metrics_snapshot> metrics;  // from the last heartbeat
     bool online = false;
     bool exited = false;
     bool leaving = false;  // asked to leave (shutdown, recycle) or killed: no respawn for it
@@ -166,6 +168,14 @@ class primary_impl {
     auto it = workers_.find(id);
     return it == workers_.end() ? 0 : it->second->pid;
   }
+  void write_metrics(std::string& out) const {
+    std::vector<std::pair<std::string, eddy::detail::metrics_snapshot>> all;
+    for (const auto& [id, w] : workers_) {
+      if (w->metrics && !w->exited) all.emplace_back("worker=\"" + std::to_string(id) + "\"", *w->metrics);
+    }
+    eddy::detail::format_metrics(all, out);
+  }
+
   std::optional<health_report> health(int id) const {
     auto it = workers_.find(id);
     return it == workers_.end() ? std::nullopt : it->second->health;
@@ -418,7 +428,13 @@ class primary_impl {
         health_report h;
         h.rss = beat->rss;
         h.loop_lag = std::chrono::microseconds(beat->lag_us);
+        if (beat->loop) {
+          h.loop_delay_p50 = std::chrono::microseconds(beat->loop->delay_p50_us);
+          h.loop_delay_p99 = std::chrono::microseconds(beat->loop->delay_p99_us);
+          h.loop_delay_max = std::chrono::microseconds(beat->loop->delay_max_us);
+        }
         h.utilization = static_cast<double>(beat->utilization_ppm) / 1e6;
+        w->metrics = snapshot_of(*beat);
         h.handles = beat->handles;
         h.received = w->last_heard;
         w->health = h;
@@ -596,6 +612,7 @@ std::error_code primary::start() { return impl_->start(); }
 void primary::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
 std::error_code primary::restart(std::function<void()> done) { return impl_->restart(std::move(done)); }
 std::error_code primary::send(int id, std::span<const std::byte> bytes) { return impl_->send(id, bytes); }
+void primary::write_metrics(std::string& out) const { impl_->write_metrics(out); }
 std::vector<int> primary::workers() const { return impl_->ids(); }
 int primary::pid(int id) const { return impl_->pid(id); }
 std::optional<health_report> primary::health(int id) const { return impl_->health(id); }

@@ -1,6 +1,9 @@
 // The cluster wire format (wire.hpp).
 #include "cluster/wire.hpp"
 
+#include <algorithm>
+#include <initializer_list>
+
 namespace eddy::cluster::detail {
 
 void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
@@ -72,6 +75,20 @@ std::vector<std::byte> encode(const heartbeat_msg& m) {
   put_u64(p, m.lag_us);
   put_u32(p, m.utilization_ppm);
   put_u32(p, m.handles);
+  if (m.loop) {
+    const heartbeat_loop& l = *m.loop;
+    p.push_back(std::byte{1});
+    for (const std::uint64_t v : {l.delay_p50_us, l.delay_p90_us, l.delay_p99_us, l.delay_max_us, l.resolution_us,
+                                  l.delay_count, l.delay_sum_us, l.iterations, l.events, l.idle_us, l.slow_callbacks}) {
+      put_u64(p, v);
+    }
+    put_u32(p, l.pool_queued);
+    put_u32(p, l.pool_threads);
+    put_u64(p, l.open_fds);
+    const std::size_t n = std::min(l.handles_by_type.size(), heartbeat_loop::max_handle_types);
+    p.push_back(static_cast<std::byte>(n));
+    for (std::size_t i = 0; i < n; ++i) put_u32(p, l.handles_by_type[i]);
+  }
   return p;
 }
 std::vector<std::byte> encode(const listen_msg& m) {
@@ -114,6 +131,21 @@ std::optional<heartbeat_msg> decode_heartbeat(std::span<const std::byte> p) {
   m.utilization_ppm = static_cast<std::uint32_t>(r.u(4));
   m.handles = static_cast<std::uint32_t>(r.u(4));
   if (!r.ok()) return std::nullopt;
+  if (r.remaining() == 0 || r.u(1) != 1) return m;  // the first format, or a later one
+  heartbeat_loop l;
+  for (std::uint64_t* v : {&l.delay_p50_us, &l.delay_p90_us, &l.delay_p99_us, &l.delay_max_us, &l.resolution_us,
+                           &l.delay_count, &l.delay_sum_us, &l.iterations, &l.events, &l.idle_us, &l.slow_callbacks}) {
+    *v = r.u(8);
+  }
+  l.pool_queued = static_cast<std::uint32_t>(r.u(4));
+  l.pool_threads = static_cast<std::uint32_t>(r.u(4));
+  l.open_fds = r.u(8);
+  const auto n = static_cast<std::size_t>(r.u(1));
+  if (!r.ok() || n > heartbeat_loop::max_handle_types || r.remaining() < n * 4) return std::nullopt;
+  l.handles_by_type.resize(n);
+  for (auto& h : l.handles_by_type) h = static_cast<std::uint32_t>(r.u(4));
+  if (!r.ok()) return std::nullopt;
+  m.loop = std::move(l);
   return m;
 }
 std::optional<listen_msg> decode_listen(std::span<const std::byte> p) {

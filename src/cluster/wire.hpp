@@ -25,7 +25,8 @@ namespace eddy::cluster::detail {
 
 enum class frame_type : std::uint8_t {
   hello = 1,     // w→p: id (u32), secret (the rest)
-  heartbeat,     // w→p: rss (u64), lag in µs (u64), utilisation in ppm (u32), handles (u32)
+  heartbeat,     // w→p: rss (u64), lag in µs (u64), utilisation in ppm (u32), handles (u32),
+                 // then (optional) the loop's report: see heartbeat_loop
   message,       // both: the user's bytes
   listen,        // w→p: backlog (u32), address ("host:port")
   listening,     // p→w: error (u32 errc, 0 = ok), has socket (u8), address; the socket if shared
@@ -54,6 +55,8 @@ class reader {
   // Everything not read yet, as text.
   std::string rest();
   [[nodiscard]] bool ok() const noexcept { return ok_; }
+  // Bytes not read yet (0 once past the end).
+  [[nodiscard]] std::size_t remaining() const noexcept { return ok_ ? p_.size() - pos_ : 0; }
 
  private:
   std::span<const std::byte> p_;
@@ -85,11 +88,38 @@ struct hello_msg {
   std::uint32_t id = 0;
   std::string secret;
 };
+// The worker's loop as eddy's observability API sees it (issue 16), after the first four
+// fields of a heartbeat: a version byte (1), the fields below in order (u64 but for the pool's
+// u32s), then a count (u8, at most max_handle_types) and that many u32 handle counts. A
+// heartbeat that ends after `handles` has none; one with another version byte keeps its first
+// four fields and drops the rest; a version-1 block cut short makes the heartbeat malformed.
+struct heartbeat_loop {
+  static constexpr std::size_t max_handle_types = 64;
+  // The loop-delay monitor over the heartbeat's interval, in µs (Node's semantics: the time
+  // between the monitor's timer callbacks, so about its resolution when nothing blocks).
+  std::uint64_t delay_p50_us = 0;
+  std::uint64_t delay_p90_us = 0;
+  std::uint64_t delay_p99_us = 0;
+  std::uint64_t delay_max_us = 0;
+  std::uint64_t resolution_us = 0;
+  // Since the worker started.
+  std::uint64_t delay_count = 0;
+  std::uint64_t delay_sum_us = 0;
+  std::uint64_t iterations = 0;
+  std::uint64_t events = 0;
+  std::uint64_t idle_us = 0;
+  std::uint64_t slow_callbacks = 0;
+  std::uint32_t pool_queued = 0;
+  std::uint32_t pool_threads = 0;
+  std::uint64_t open_fds = 0;
+  std::vector<std::uint32_t> handles_by_type;  // indexed by eddy::handle_type
+};
 struct heartbeat_msg {
   std::uint64_t rss = 0;
   std::uint64_t lag_us = 0;
   std::uint32_t utilization_ppm = 0;
   std::uint32_t handles = 0;
+  std::optional<heartbeat_loop> loop{};
 };
 struct listen_msg {
   std::uint32_t backlog = 0;
@@ -115,7 +145,8 @@ std::vector<std::byte> encode(const listening_ok_msg& m);
 std::vector<std::byte> encode(const ack_msg& m);
 
 // Each returns std::nullopt for a payload too short for its fixed fields or whose address
-// does not parse; bytes after the fixed fields of heartbeat and ack are ignored.
+// does not parse; bytes after the fixed fields of ack are ignored, and after heartbeat's
+// those of a heartbeat_loop of another version.
 std::optional<hello_msg> decode_hello(std::span<const std::byte> p);
 std::optional<heartbeat_msg> decode_heartbeat(std::span<const std::byte> p);
 std::optional<listen_msg> decode_listen(std::span<const std::byte> p);

@@ -9,9 +9,11 @@
 
 #include "cluster/channel.hpp"
 #include "cluster/environment.hpp"
+#include "cluster/loop_report.hpp"
 #include "cluster/wire.hpp"
 #include "eddy/error.hpp"
 #include "eddy/loop.hpp"
+#include "eddy/metrics.hpp"
 #include "eddy/os.hpp"
 #include "eddy/pipe.hpp"
 #include "eddy/signal.hpp"
@@ -71,6 +73,7 @@ class worker_impl {
     if (disconnected_) return;
     disconnected_ = true;
     heartbeat_.close();
+    delay_.reset();  // closes its timer
     if (listener_) listener_->close();
     if (chan_) {
       chan_->close();
@@ -89,8 +92,11 @@ class worker_impl {
     chan_->send(frame_type::hello, encode(hello_msg{static_cast<std::uint32_t>(id_), secret_}));
     chan_->start([this](frame_type t, std::span<const std::byte> p) { on_frame(t, p); },
                  [this](std::error_code) { disconnect(); });
-    last_metrics_ = loop_.metrics();
-    last_beat_ = expected_ = loop::hrtime();
+    // The loop's delay, sampled 20 times a heartbeat (at most every 10 ms, at least every 1 ms).
+    delay_ = std::make_unique<loop_delay_monitor>(
+        loop_, std::clamp<std::chrono::nanoseconds>(interval_ / 20, std::chrono::milliseconds(1), std::chrono::milliseconds(10)));
+    delay_->enable();
+    last_util_ = loop_.utilization();
     heartbeat_.start(interval_, interval_, [this] { beat(); });
     if (on_connection_) send_listen();
   }
@@ -99,23 +105,22 @@ class worker_impl {
     chan_->send(frame_type::listen, encode(listen_msg{static_cast<std::uint32_t>(backlog_), listen_addr_}));
   }
 
+  // The heartbeat: the loop's delay and utilisation over the interval, from the observability
+  // API (eddy/metrics.hpp, loop::utilization), and the rest of its metrics for the primary's
+  // /metrics (loop_report.hpp).
   void beat() {
-    const std::uint64_t now = loop::hrtime();
-    expected_ += static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count());
-    const std::uint64_t lag_ns = now > expected_ ? now - expected_ : 0;
-    if (lag_ns > static_cast<std::uint64_t>(std::chrono::nanoseconds(interval_).count())) expected_ = now;  // resync
-    const loop_metrics m = loop_.metrics();
-    const double elapsed = static_cast<double>(now - last_beat_);
-    const double idle = static_cast<double>((m.idle_time - last_metrics_.idle_time).count());
-    const double util = elapsed > 0 ? std::clamp(1.0 - idle / elapsed, 0.0, 1.0) : 0.0;
-    last_metrics_ = m;
-    last_beat_ = now;
+    const loop_utilization util = loop_.utilization(last_util_);
+    last_util_ = loop_.utilization();
     std::error_code ec;
     heartbeat_msg beat;
     beat.rss = os::resident_set_size(ec);
-    beat.lag_us = lag_ns / 1000;
-    beat.utilization_ppm = static_cast<std::uint32_t>(util * 1e6);
+    // The lag: how much later than its resolution the monitor's worst interval was.
+    const auto worst = delay_->max();
+    beat.lag_us = worst > delay_->resolution() ? static_cast<std::uint64_t>((worst - delay_->resolution()).count() / 1000) : 0;
+    beat.utilization_ppm = static_cast<std::uint32_t>(std::clamp(util.utilization, 0.0, 1.0) * 1e6);
     beat.handles = static_cast<std::uint32_t>(loop_.handle_count());
+    beat.loop = make_loop_report(loop_, *delay_, delay_totals_);
+    delay_->reset();  // the next heartbeat's percentiles are its own interval's
     chan_->send(frame_type::heartbeat, encode(beat));
   }
 
@@ -170,9 +175,9 @@ class worker_impl {
   bool connected_ = false;
   bool disconnected_ = false;
   eddy::timer heartbeat_;
-  std::uint64_t expected_ = 0;
-  std::uint64_t last_beat_ = 0;
-  loop_metrics last_metrics_;
+  std::unique_ptr<loop_delay_monitor> delay_;
+  loop_utilization last_util_{};
+  delay_totals delay_totals_;
   completion_callback on_connection_;
   socket_address listen_addr_;
   int backlog_ = 511;

@@ -275,7 +275,7 @@ class resolver_impl final : public handle_base {
     batch.swap(done_);
     for (finished& f : batch) {
       if (owner_ == nullptr || !f.cb) continue;
-      loop_.invoke([&] { f.cb(f.ec, std::move(f.answer)); });
+      loop_.invoke(this, [&] { f.cb(f.ec, std::move(f.answer)); });
     }
   }
 

@@ -132,7 +132,7 @@ class fs_event_impl final : public handle_base {
     if (!cb_) return;
     const std::uint32_t generation = cb_generation_;
     fs_event_callback fn = std::move(cb_);
-    loop_.invoke([&] { fn(ec, name, events); });
+    loop_.invoke(this, [&] { fn(ec, name, events); });
     if (cb_generation_ == generation) cb_ = std::move(fn);
   }
 

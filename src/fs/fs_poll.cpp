@@ -96,7 +96,7 @@ class fs_poll_impl final : public timer_impl {
   void report(const fs::error& err, const fs::stat_info& prev, const fs::stat_info& curr) {
     fs_poll::callback fn = std::move(on_change_);
     on_change_ = nullptr;
-    loop_.invoke([&] { fn(err, prev, curr); });
+    loop_.invoke(this, [&] { fn(err, prev, curr); });
     if (!on_change_) on_change_ = std::move(fn);
   }
 

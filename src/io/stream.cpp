@@ -46,7 +46,7 @@ void stream_impl::on_release() noexcept {
   fail_writes(make_error_code(errc::operation_canceled));
   if (writer_.shutdown_cb) {
     auto cb = std::move(writer_.shutdown_cb);
-    loop_.invoke([&] { cb(make_error_code(errc::operation_canceled)); });
+    loop_.invoke(this, [&] { cb(make_error_code(errc::operation_canceled)); });
   }
   // A read_some is a request too (unless the handle is gone: then no callback of it runs).
   if (reader_.closed && owner_ != nullptr) {
@@ -113,7 +113,7 @@ mutable_buffer stream_impl::next_read_buffer(std::size_t suggested) {
   if (reader_.once) return reader_.once_buf;
   mutable_buffer buf;
   if (reader_.alloc) {
-    loop_.invoke([&] { buf = reader_.alloc(suggested); });
+    loop_.invoke(this, [&] { buf = reader_.alloc(suggested); });
   } else {
     if (!reader_.own_buffer) reader_.own_buffer = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
     buf = mutable_buffer(reader_.own_buffer.get(), own_buffer_size);
@@ -142,7 +142,7 @@ void stream_impl::notify(std::error_code ec, std::span<std::byte> data) {
   // it runs from a local so that it is not destroyed while it runs.
   read_callback cb = std::move(reader_.on_read);
   reader_.on_read = nullptr;
-  loop_.invoke([&] { cb(ec, data); });
+  loop_.invoke(this, [&] { cb(ec, data); });
   if (!reader_.on_read) reader_.on_read = std::move(cb);
 }
 
@@ -308,7 +308,7 @@ void stream_impl::on_write_complete(operation* op) {
     if (s.writer_.head == nullptr) s.writer_.tail = nullptr;
     auto cb = std::move(r->cb);
     s.recycle(r);
-    if (cb) s.loop_.invoke([&] { cb({}); });
+    if (cb) s.loop_.invoke(&s, [&] { cb({}); });
     if (s.writer_.head == nullptr && !s.closing_) {
       if (!s.reader_.reading && !s.listener_.listening) s.set_active(false);
       if (s.writer_.on_drain) {
@@ -316,7 +316,7 @@ void stream_impl::on_write_complete(operation* op) {
         // so that it is not destroyed while it runs.
         const std::uint32_t generation = s.writer_.drain_generation;
         std::function<void()> fn = std::move(s.writer_.on_drain);
-        s.loop_.invoke([&] { fn(); });
+        s.loop_.invoke(&s, [&] { fn(); });
         if (s.writer_.drain_generation == generation) s.writer_.on_drain = std::move(fn);
       }
       s.finish_shutdown_if_ready();
@@ -332,7 +332,7 @@ void stream_impl::fail_writes(std::error_code ec) noexcept {
     writer_.queue_bytes -= r->bytes_left;
     auto cb = std::move(r->cb);
     recycle(r);
-    if (cb) loop_.invoke([&] { cb(ec); });
+    if (cb) loop_.invoke(this, [&] { cb(ec); });
   }
   writer_.queue_bytes = 0;
 }
@@ -389,7 +389,7 @@ void stream_impl::on_shutdown_complete(operation* op) {
   s.op_done();
   auto cb = std::move(s.writer_.shutdown_cb);
   s.writer_.shutdown_cb = nullptr;
-  if (cb) s.loop_.invoke([&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.writer_.shutdown_result); });
+  if (cb) s.loop_.invoke(&s, [&] { cb(s.closing_ ? make_error_code(errc::operation_canceled) : s.writer_.shutdown_result); });
 }
 
 }  // namespace detail

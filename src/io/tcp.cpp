@@ -26,7 +26,7 @@ void stream_impl::on_accept_complete(operation* op) {
   }
   if (!ec) s.listener_.accepted.push(op->accepted);
   op->accepted = net::invalid_socket;
-  s.loop_.invoke([&] { s.listener_.on_connection(ec); });
+  s.loop_.invoke(&s, [&] { s.listener_.on_connection(ec); });
   // Keep accepting while the user takes what arrives; connections left waiting stop the
   // accept loop (the kernel backlog holds the rest) until accept() is called again.
   if (s.listener_.accepted.empty()) s.start_accept();
@@ -40,7 +40,7 @@ void stream_impl::on_connect_complete(operation* op) {
   if (!s.reader_.reading && s.writer_.head == nullptr) s.set_active(false);
   auto cb = std::move(s.connector_.on_connect);
   s.connector_.on_connect = nullptr;
-  if (cb) s.loop_.invoke([&] { cb(ec); });
+  if (cb) s.loop_.invoke(&s, [&] { cb(ec); });
 }
 
 std::error_code stream_impl::start_listen(int backlog, completion_callback on_connection) {

@@ -113,7 +113,7 @@ class udp_impl final : public io_handle {
     if (u.recv_once_) {
       b = u.once_buf_;
     } else if (u.alloc_) {
-      u.loop_.invoke([&] { b = u.alloc_(own_buffer_size); });
+      u.loop_.invoke(&u, [&] { b = u.alloc_(own_buffer_size); });
     } else {
       if (!u.own_) u.own_ = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
       b = mutable_buffer(u.own_.get(), own_buffer_size);
@@ -154,7 +154,7 @@ class udp_impl final : public io_handle {
   void notify(std::error_code ec, std::span<std::byte> data, const socket_address& from, bool truncated) {
     udp_recv_callback cb = std::move(on_recv_);
     on_recv_ = nullptr;
-    loop_.invoke([&] { cb(ec, data, from, truncated); });
+    loop_.invoke(this, [&] { cb(ec, data, from, truncated); });
     if (!on_recv_) on_recv_ = std::move(cb);
   }
 
@@ -223,7 +223,7 @@ class udp_impl final : public io_handle {
     u.recycle(d);
     // A datagram either goes out whole or fails; a short count cannot happen for UDP.
     std::error_code ec = op->error;
-    if (cb) u.loop_.invoke([&] { cb(ec); });
+    if (cb) u.loop_.invoke(&u, [&] { cb(ec); });
     u.update_active();
     u.start_send();
   }
@@ -233,7 +233,7 @@ class udp_impl final : public io_handle {
       datagram* d = pop_front();
       auto cb = std::move(d->cb);
       recycle(d);
-      if (cb) loop_.invoke([&] { cb(ec); });
+      if (cb) loop_.invoke(this, [&] { cb(ec); });
     }
   }
 

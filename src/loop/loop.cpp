@@ -61,19 +61,23 @@ void loop_impl::drain_ticks() {
   do {
     while (!ticks_.empty()) {
       auto fn = ticks_.pop();
+      const std::uint64_t start = observing_ != nullptr ? observe_start() : 0;
       try {
         fn();
       } catch (...) {
         report_exception(std::current_exception());
       }
+      if (observing_ != nullptr) observe_end(start, nullptr, "next_tick");
     }
     while (!microtasks_.empty()) {
       auto fn = microtasks_.pop();
+      const std::uint64_t start = observing_ != nullptr ? observe_start() : 0;
       try {
         fn();
       } catch (...) {
         report_exception(std::current_exception());
       }
+      if (observing_ != nullptr) observe_end(start, nullptr, "microtask");
     }
   } while (!ticks_.empty());
   draining_ = false;
@@ -111,7 +115,7 @@ bool loop_impl::run_timers() {
       t->set_active(false);
     }
     ran = true;
-    invoke_slot(t->cb);
+    invoke_slot(*t, t->cb);
   }
   return ran;
 }
@@ -201,7 +205,7 @@ void loop_impl::run_watchers(intrusive_list<handle_base, phase_tag>& list) {
   while (handle_base* h = running.front()) {
     running.erase(*h);
     list.push_back(*h);
-    invoke_slot(static_cast<watcher_impl*>(h)->cb);
+    invoke_slot(*h, static_cast<watcher_impl*>(h)->cb);
   }
 }
 
@@ -284,7 +288,7 @@ void loop_impl::process_asyncs() {
     auto& a = static_cast<async_impl&>(*h);
     if (a.pending.exchange(false, std::memory_order_seq_cst) && !a.closing_) {
       ++metrics_.events;
-      invoke_slot(a.cb);
+      invoke_slot(a, a.cb);
     }
   }
 }
@@ -304,15 +308,18 @@ std::int64_t loop_impl::poll_timeout() const noexcept {
 
 void loop_impl::poll(std::int64_t timeout_ns) {
   const std::uint64_t before = monotonic_ns();
+  poll_entered_ns_ = before;  // the first completion delivered ends the idle time (deliver)
   poll_result r = port_.poll(timeout_ns);
-  // Idle time is the time spent waiting; callbacks run inside poll are a small part of it
-  // when anything was delivered, so count only empty waits fully.
-  const std::uint64_t after = monotonic_ns();
-  if (r.completions == 0 && !r.woken) metrics_.idle_time += std::chrono::nanoseconds(after - before);
+  // Idle time is the time spent waiting, up to the first completion (as libuv counts it).
+  if (poll_entered_ns_ != 0) metrics_.idle_time += std::chrono::nanoseconds(monotonic_ns() - before);
+  poll_entered_ns_ = 0;
   if (r.woken) {
     process_asyncs();
+    work_kind_ = "signal";
     process_signals();
+    work_kind_ = "process";
     process_children();
+    work_kind_ = "work";
     process_work();
   }
 }
@@ -320,15 +327,20 @@ void loop_impl::poll(std::int64_t timeout_ns) {
 bool loop_impl::run(run_mode mode) {
   if (running_) return alive();  // run() from inside a callback: the outer run carries on
   running_ = true;
+  if (loop_start_ns_ == 0) loop_start_ns_ = monotonic_ns();
   drain_ticks();  // what the main program queued before entering the loop
   bool r = alive();
   if (!r) update_time();
   while (r && !stop_flag_) {
     ++metrics_.iterations;
     update_time();
+    enter_phase("timers", "timer");
     const bool ran_timers = run_timers();
+    enter_phase("pending", "io");
     const bool ran_pending = run_pending();
+    enter_phase("idle", "idle");
     run_watchers(idle_);
+    enter_phase("prepare", "prepare");
     run_watchers(prepare_);
 
     // run(once) blocks only when nothing has run yet: a timer that fired above is progress,
@@ -337,17 +349,22 @@ bool loop_impl::run(run_mode mode) {
     if ((mode == run_mode::once && !ran_pending && !ran_timers) || mode == run_mode::default_mode) {
       timeout = poll_timeout();
     }
+    enter_phase("poll", "io");
     poll(timeout);
     update_time();
 
+    enter_phase("check", "immediate");
     run_watchers(check_);
     run_immediates();
+    enter_phase("close", "close");
     run_closing();
 
     if (mode == run_mode::once) {
       // run(once) promises progress: timers that became due while polling run now.
+      enter_phase("timers", "timer");
       run_timers();
     }
+    if (observing_ != nullptr) observe_phase(nullptr);
     r = alive();
     if (mode == run_mode::once || mode == run_mode::nowait) break;
   }
@@ -360,9 +377,8 @@ std::string loop_impl::dump_handles(bool active_only) const {
   std::string out;
   const_cast<intrusive_list<handle_base, all_tag>&>(handles_).for_each([&](handle_base& h) {
     if (active_only && !h.active_) return;
-    static constexpr const char* names[] = {"timer", "idle", "prepare", "check", "async", "tcp", "udp", "pipe", "tty", "signal", "process", "fs_poll", "internal", "resolver", "fs_event"};
-    out += fmt::format("[{}{}{}] {:<8} {}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
-                       names[static_cast<int>(h.type_)], static_cast<const void*>(&h));
+    out += fmt::format("[{}{}{}] {:<8} {}{}\n", h.ref_ ? 'R' : '-', h.active_ ? 'A' : '-', h.closing_ ? 'C' : '-',
+                       to_string(h.type_), static_cast<const void*>(&h), h.name_.empty() ? "" : " '" + h.name_ + "'");
   });
   return out;
 }
@@ -374,6 +390,10 @@ void complete(operation& op) noexcept {
   --l.ops_in_flight_;
   if (keeps_loop_alive(op.kind)) --l.active_reqs_;
   ++l.metrics_.events;
+  if (l.poll_entered_ns_ != 0) {  // the first completion of this poll: the wait is over
+    l.metrics_.idle_time += std::chrono::nanoseconds(monotonic_ns() - l.poll_entered_ns_);
+    l.poll_entered_ns_ = 0;
+  }
   op.complete(&op);
 }
 
@@ -437,6 +457,7 @@ loop::loop(const loop_options& options) {
   if (!impl_) {
     throw std::system_error(ec, fmt::format("eddy: cannot create a loop on {}", to_string(options.backend)));
   }
+  impl_->configure_observer(options);
 }
 
 loop::loop(private_tag, std::unique_ptr<detail::loop_impl> impl) : impl_(std::move(impl)) {}
@@ -446,6 +467,7 @@ std::unique_ptr<loop> loop::create(const loop_options& options, std::error_code&
   std::unique_ptr<loop> l(new loop(private_tag{}, nullptr));
   l->impl_ = make_impl(*l, options, ec);
   if (!l->impl_) return nullptr;
+  l->impl_->configure_observer(options);
   return l;
 }
 

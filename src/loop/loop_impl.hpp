@@ -9,11 +9,13 @@
 #include <mutex>
 #include <vector>
 #include <string>
+#include <utility>
 #include <unordered_set>
 
 #include "callback_queue.hpp"
 #include "eddy/handle.hpp"
 #include "eddy/loop.hpp"
+#include "eddy/work.hpp"
 #include "intrusive_list.hpp"
 #include "loop/port.hpp"
 #include "platform/contract/process.hpp"
@@ -23,6 +25,14 @@ namespace eddy::detail {
 
 class loop_impl;
 struct work_state;
+class observer;      // src/loop/observe.hpp: the slow-callback detector and the trace
+class trace_recorder;
+struct observer_deleter {
+  void operator()(observer* o) const noexcept;
+};
+struct trace_deleter {
+  void operator()(trace_recorder* t) const noexcept;
+};
 
 // A handle's stored callback. The loop runs it without copying (a std::function copy may
 // allocate) while still letting the callback replace it (start() again with a new one):
@@ -79,6 +89,7 @@ class handle_base : public list_node<all_tag>, public list_node<phase_tag>, publ
   bool closing_ = false;
   bool waiting_for_ops_ = false;  // closed while busy: counted in loop_impl::closing_busy_
   std::function<void()> close_cb_;
+  std::string name_;  // handle::set_name
 };
 
 // The timer's state; also an entry of the loop's timer heap. Handles that are driven by a
@@ -173,24 +184,52 @@ class loop_impl {
   ~loop_impl();
   std::error_code open_port();
 
-  // Runs fn as a user callback: exceptions go to the uncaught-exception handler, then the
-  // next-tick and microtask queues are drained (unless already draining).
+  // Runs fn as a user callback of handle h (nullptr: no handle's): exceptions go to the
+  // uncaught-exception handler, then the next-tick and microtask queues are drained (unless
+  // already draining). With an observer (src/loop/observe.cpp) the callback is timed.
   template <class Fn>
-  void invoke(Fn&& fn) {
+  void invoke(const handle_base* h, Fn&& fn) {
+    const std::uint64_t start = observing_ != nullptr ? observe_start() : 0;
     try {
       fn();
     } catch (...) {
       report_exception(std::current_exception());
     }
+    if (observing_ != nullptr) observe_end(start, h, nullptr);
     drain_ticks();
   }
+  template <class Fn>
+  void invoke(Fn&& fn) {
+    invoke(nullptr, std::forward<Fn>(fn));
+  }
   // Runs a handle's callback slot through invoke() (see callback_slot).
-  void invoke_slot(callback_slot& slot) {
+  void invoke_slot(const handle_base& h, callback_slot& slot) {
     const std::uint32_t generation = slot.generation;
     std::function<void()> fn = std::move(slot.fn);
-    invoke(fn);
+    invoke(&h, fn);
     if (slot.generation == generation) slot.fn = std::move(fn);
   }
+  // Observability hooks (src/loop/observe.cpp). observing_ is null unless the slow-callback
+  // detector or the trace is on, so that off costs one test per callback and no clock read.
+  // phase_ names the phase run() is in; work_kind_ what a callback of no handle is.
+  std::uint64_t observe_start() noexcept;
+  void observe_end(std::uint64_t start, const handle_base* h, const char* kind);
+  void enter_phase(const char* phase, const char* work_kind) noexcept {
+    if (observing_ != nullptr) observe_phase(phase);
+    phase_ = phase;
+    work_kind_ = work_kind;
+  }
+  void observe_phase(const char* next) noexcept;
+  void configure_observer(const loop_options& options);
+  observer* observing_ = nullptr;
+  std::unique_ptr<observer, observer_deleter> observer_;
+  // Set once, before the loop runs, so pool threads may read it (src/loop/trace.cpp).
+  std::unique_ptr<trace_recorder, trace_deleter> trace_;
+  void trace_pool_job(work_kind kind, std::uint64_t start_ns) noexcept;  // any thread
+  const char* phase_ = "timers";
+  const char* work_kind_ = "io";
+  std::uint64_t loop_start_ns_ = 0;   // when run() first ran (utilization)
+  std::uint64_t poll_entered_ns_ = 0;  // while in the port's poll: when it began (idle time)
   void drain_ticks();
   void report_exception(std::exception_ptr e);
 

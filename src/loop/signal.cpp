@@ -165,7 +165,7 @@ void loop_impl::process_signals() {
     ++metrics_.events;
     std::function<void(int)> fn = s.cb;
     if (s.oneshot) s.stop();
-    invoke([&] { fn(num); });
+    invoke(&s, [&] { fn(num); });
   }
 }
 

@@ -352,11 +352,13 @@ class threadpool {
       return;
     }
     self.busy.store(true, std::memory_order_relaxed);
+    const std::uint64_t traced = w->loop->trace_ ? monotonic_ns() : 0;  // EDDY_TRACE: src/loop/trace.cpp
     try {
       w->work();
     } catch (...) {
       w->error = std::current_exception();
     }
+    if (traced != 0) w->loop->trace_pool_job(w->kind, traced);
     w->work = nullptr;  // release what it captured on the pool thread, as it ran there
     self.busy.store(false, std::memory_order_relaxed);
     // Posted at once, not held back to batch with the next job's: that job might wait for

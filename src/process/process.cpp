@@ -210,7 +210,7 @@ void loop_impl::process_children() {
     p.set_active(false);
     ++metrics_.events;
     process::exit_callback cb = std::move(p.cb_);
-    if (cb) invoke([&] { cb(status, sig); });
+    if (cb) invoke(&p, [&] { cb(status, sig); });
   }
   (void)update_child_watch();
 }
