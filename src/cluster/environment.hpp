@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "eddy/cluster.hpp"
+
 namespace eddy::cluster::detail {
 
 // The worker's environment.
@@ -20,5 +22,12 @@ inline std::string to_bind_name(const std::string& name) {
   if (!out.empty() && out[0] == '@') out[0] = '\0';
   return out;
 }
+
+// The primary's side (environment.cpp): a random secret for the channel, the channel's private
+// local name for that token, and the policy when options::policy is unset
+// (EDDY_CLUSTER_SCHED, else what the services contract prefers).
+std::string random_token();
+std::string channel_name(const std::string& token);
+scheduling default_policy();
 
 }  // namespace eddy::cluster::detail
