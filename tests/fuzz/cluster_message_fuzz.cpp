@@ -4,7 +4,7 @@
 // Input: byte 0 picks the message type; the rest is the payload.
 // Checks: a decoded message encodes and decodes back to itself; a fixed-layout message
 // re-encodes to the bytes it came from (hello exactly; heartbeat and ack as a prefix, the
-// rest being ignored); an address field decodes only if its text parses as an endpoint;
+// rest being ignored; a heartbeat's version-1 loop block is whole or the heartbeat is refused); an address field decodes only if its text parses as an endpoint;
 // structured messages built from the same bytes survive encode then decode.
 #include <algorithm>
 #include <array>
@@ -61,12 +61,24 @@ void decode_as(unsigned kind, std::span<const std::byte> p) {
       return;
     }
     case 1: {
+      // Four fields (24 bytes); then, if the next byte is 1, the loop block: 11 u64, 2 u32,
+      // 1 u64, a count byte (at most 64) and that many u32. Another version byte: ignored.
       const auto m = decode_heartbeat(p);
-      EDDY_FUZZ_CHECK(m.has_value() == (p.size() >= 24));
+      constexpr std::size_t block = 24 + 1 + 11 * 8 + 2 * 4 + 8 + 1;
+      const bool versioned = p.size() > 24 && p[24] == std::byte{1};
+      const std::size_t n = p.size() >= block ? std::to_integer<std::size_t>(p[block - 1]) : 0;
+      const bool whole = p.size() >= block && n <= heartbeat_loop::max_handle_types && p.size() >= block + 4 * n;
+      EDDY_FUZZ_CHECK(m.has_value() == (p.size() >= 24 && (!versioned || whole)));
       if (!m) return;
+      EDDY_FUZZ_CHECK(m->loop.has_value() == versioned);
       EDDY_FUZZ_CHECK(is_prefix(encode(*m), p));
+      EDDY_FUZZ_CHECK(encode(*m).size() == (versioned ? block + 4 * n : 24));
       EDDY_FUZZ_CHECK(m->rss == le(p, 0, 8) && m->lag_us == le(p, 8, 8));
       EDDY_FUZZ_CHECK(m->utilization_ppm == le(p, 16, 4) && m->handles == le(p, 20, 4));
+      if (versioned) {
+        EDDY_FUZZ_CHECK(m->loop->delay_p50_us == le(p, 25, 8) && m->loop->open_fds == le(p, block - 9, 8));
+        EDDY_FUZZ_CHECK(m->loop->handles_by_type.size() == n);
+      }
       return;
     }
     case 2: {
@@ -119,6 +131,19 @@ void round_trip(std::span<const std::byte> p) {
   const auto b2 = decode_heartbeat(encode(b));
   EDDY_FUZZ_CHECK(b2 && b2->rss == b.rss && b2->lag_us == b.lag_us && b2->utilization_ppm == b.utilization_ppm &&
                   b2->handles == b.handles);
+  EDDY_FUZZ_CHECK(!b2->loop);
+  heartbeat_loop l;
+  l.delay_p99_us = le(p, 0, 8);
+  l.slow_callbacks = le(p, 8, 8);
+  l.pool_queued = n32;
+  l.open_fds = le(p, 4, 8);
+  l.handles_by_type.assign(std::min<std::size_t>(p.size(), 80), n32);  // more than 64 are cut to 64
+  b.loop = l;
+  const auto b3 = decode_heartbeat(encode(b));
+  EDDY_FUZZ_CHECK(b3 && b3->rss == b.rss && b3->loop && b3->loop->delay_p99_us == l.delay_p99_us &&
+                  b3->loop->slow_callbacks == l.slow_callbacks && b3->loop->pool_queued == l.pool_queued &&
+                  b3->loop->open_fds == l.open_fds &&
+                  b3->loop->handles_by_type.size() == std::min(l.handles_by_type.size(), heartbeat_loop::max_handle_types));
 
   const auto l2 = decode_listen(encode(listen_msg{n32, addr}));
   EDDY_FUZZ_CHECK(l2 && l2->backlog == n32 && l2->address == addr);
