@@ -1,5 +1,7 @@
 // eddy::cluster on every port: the test is the primary, eddy_test_helper's `cluster-worker`
 // modes are the workers (tests/helper/cluster_modes.cpp).
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <utility>
 #include <memory>
@@ -300,6 +302,18 @@ TEST_P(ClusterTest, RoundRobinSpreadsAThousandConnectionsEvenly) {
       });
     }
   };
+  // A connection that never gets its answer would hang the test until ctest's timeout: after
+  // 60 s it fails with what it saw instead.
+  eddy::timer watchdog(loop());
+  watchdog.start(60s, 0ms, [&] {
+    std::string seen;
+    for (const auto& [who, n] : per_worker) seen += who + ": " + std::to_string(n) + "; ";
+    ADD_FAILURE() << "after 60 s, " << done << " of " << kConns << " answered (" << failed << " failed: " << failures
+                  << ") " << seen << listening.size() << " workers listening";
+    std::fflush(nullptr);
+    std::_Exit(1);  // open connections and workers: nothing to close in order
+  });
+  watchdog.unref();
   ASSERT_FALSE(p.start());
   loop().run();
   EXPECT_EQ(failed, 0) << failures;

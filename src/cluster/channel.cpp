@@ -23,6 +23,25 @@ std::error_code channel::send(frame_type type, std::span<const std::byte> payloa
   return pipe_.write(buf, std::move(done));
 }
 
+void channel::finish(std::shared_ptr<channel> self, eddy::loop& loop) {
+  channel& c = *self;
+  c.ended_ = true;
+  c.pipe_.read_stop();
+  auto closed = [self, &loop](std::error_code) mutable {
+    self->pipe_.close();
+    loop.set_immediate([self = std::move(self)] {});
+  };
+  // shutdown() waits for the queued writes. Its own result does not matter (a pipe may have
+  // no write side to shut down); an error starting it means the pipe is already done.
+  if (c.pipe_.shutdown(closed)) closed({});
+}
+
+void channel::discard(std::unique_ptr<channel> c, eddy::loop& loop) {
+  if (!c) return;
+  c->close();
+  loop.set_immediate([p = std::shared_ptr<channel>(std::move(c))] {});
+}
+
 void channel::end(std::error_code ec) {
   if (ended_) return;
   ended_ = true;

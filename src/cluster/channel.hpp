@@ -51,6 +51,16 @@ class channel {
     return send(type, std::span<const std::byte>(payload), with);
   }
 
+  // Ends the channel once the frames already given to send() are written (no on_end), then
+  // closes it: a worker that leaves never cuts its last frame (a heartbeat, a reply) in half,
+  // which the primary would take for a malformed stream. `self` keeps the channel alive until
+  // it is closed; the last reference is dropped from an immediate, never inside a callback.
+  static void finish(std::shared_ptr<channel> self, eddy::loop& loop);
+
+  // Closes `c` now (no on_end) and destroys it from an immediate: the caller may be inside
+  // one of its callbacks.
+  static void discard(std::unique_ptr<channel> c, eddy::loop& loop);
+
   // Ends the channel now (no on_end).
   void close() {
     ended_ = true;

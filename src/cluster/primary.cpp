@@ -343,12 +343,7 @@ class primary_impl {
     }
     return nullptr;
   }
-  void drop_stranger(channel* c) {
-    auto owned = take_stranger(c);
-    if (owned) owned->close();
-    // Destroyed on the next iteration: we may be inside its callback.
-    if (owned) loop_.set_immediate([p = std::shared_ptr<channel>(std::move(owned))] {});
-  }
+  void drop_stranger(channel* c) { channel::discard(take_stranger(c), loop_); }
 
   void on_stranger_frame(channel* c, frame_type t, std::span<const std::byte> p) {
     const auto hello = t == frame_type::hello ? decode_hello(p) : std::nullopt;
@@ -377,9 +372,7 @@ class primary_impl {
     const bool was_online = w.online;
     w.online = false;
     leave_listener(w);
-    auto chan = std::shared_ptr<channel>(std::move(w.chan));
-    chan->close();
-    loop_.set_immediate([chan] {});  // we may be inside its callback
+    channel::discard(std::move(w.chan), loop_);
     // A worker asked to leave may exit with frames unread: its channel then ends with a reset
     // before its exit is seen. That is its leaving, not a channel failure.
     const bool left = w.leaving && ec == errc::connection_reset;
@@ -505,26 +498,37 @@ class primary_impl {
     auto it = listeners_.find(key);
     if (it == listeners_.end()) return;
     listener_rec& l = it->second;
-    while (l.waiting > 0 && !l.ids.empty()) {
-      worker_rec* target = nullptr;
-      for (std::size_t tries = 0; tries < l.ids.size(); ++tries) {
-        worker_rec* w = find(l.ids[l.next % l.ids.size()]);
-        l.next = (l.next + 1) % l.ids.size();
-        if (w != nullptr && w->online && !w->leaving && w->chan && w->unacked < opts_.max_unacked) {
-          target = w;
-          break;
-        }
-      }
+    while (l.waiting > 0) {
+      worker_rec* target = next_ready(l);
       if (target == nullptr) return;  // everyone is busy: the rest wait in the backlog
       auto conn = std::make_shared<eddy::tcp>(loop_);
       --l.waiting;
       if (l.sock->accept(*conn)) continue;
-      ++target->unacked;
+      // A handoff that fails at once (the socket could not be duplicated for that worker, its
+      // channel just ended) goes to the next worker; with nobody left the connection is
+      // closed, so that its client sees the end instead of waiting for an answer forever.
       const std::byte one{1};
-      // Our copy closes once the worker's is on its way.
-      target->chan->send(frame_type::connection, std::span<const std::byte>(&one, 1), conn.get(),
-                         [conn](std::error_code) { conn->close(); });
+      for (std::size_t tries = 0; target != nullptr && tries < l.ids.size(); ++tries, target = next_ready(l)) {
+        // Our copy closes once the worker's is on its way.
+        if (!target->chan->send(frame_type::connection, std::span<const std::byte>(&one, 1), conn.get(),
+                                [conn](std::error_code) { conn->close(); })) {
+          ++target->unacked;
+          conn.reset();
+          break;
+        }
+      }
+      if (conn) conn->close();
     }
+  }
+
+  // round_robin: the next of l's workers that can take a connection, nullptr if none can.
+  worker_rec* next_ready(listener_rec& l) {
+    for (std::size_t tries = 0; tries < l.ids.size(); ++tries) {
+      worker_rec* w = find(l.ids[l.next % l.ids.size()]);
+      l.next = (l.next + 1) % l.ids.size();
+      if (w != nullptr && w->online && !w->leaving && w->chan && w->unacked < opts_.max_unacked) return w;
+    }
+    return nullptr;
   }
 
   // ---- health
@@ -545,15 +549,11 @@ class primary_impl {
       }
     }
     // Connections that never said hello.
-    for (std::size_t i = 0; i < strangers_.size();) {
-      if (now - strangers_[i]->since > opts_.stuck_timeout) {
-        strangers_[i]->chan->close();
-        loop_.set_immediate([p = std::shared_ptr<channel>(std::move(strangers_[i]->chan))] {});
-        strangers_.erase(strangers_.begin() + static_cast<std::ptrdiff_t>(i));
-      } else {
-        ++i;
-      }
-    }
+    std::erase_if(strangers_, [&](std::unique_ptr<stranger>& s) {
+      if (now - s->since <= opts_.stuck_timeout) return false;
+      channel::discard(std::move(s->chan), loop_);
+      return true;
+    });
   }
 
   primary& api_;

@@ -75,10 +75,7 @@ class worker_impl {
     heartbeat_.close();
     delay_.reset();  // closes its timer
     if (listener_) listener_->close();
-    if (chan_) {
-      chan_->close();
-      loop_.set_immediate([c = std::shared_ptr<channel>(std::move(chan_))] {});
-    }
+    if (chan_) channel::finish(std::shared_ptr<channel>(std::move(chan_)), loop_);
     if (api_.on_disconnect) api_.on_disconnect();
   }
 
