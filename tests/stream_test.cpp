@@ -1,6 +1,7 @@
 // Streams on every port, through TCP: write queue backpressure and drain, read_stop and
 // read_start again, read_some (once into the given buffer, its end with the stream or with
 // read_stop), and stopping and restarting in every read callback.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -238,6 +239,58 @@ TEST_P(StreamTest, StoppingAndRestartingInEveryReadCallbackLosesNothing) {
   EXPECT_EQ(end, eddy::errc::eof);
   EXPECT_EQ(got.size(), data.size());
   EXPECT_TRUE(got == data);
+}
+
+}  // namespace
+
+namespace {
+
+// A stream read without an allocator borrows one of the loop's read buffers only while a read
+// is being delivered: connections waiting for input hold none, on every port (epoll gives it
+// back when a read finds nothing, IOCP reads sockets after a zero-byte read, io_uring copies
+// out of its provided buffers at delivery).
+TEST_P(StreamTest, WaitingConnectionsHoldNoReadBuffer) {
+  constexpr int kConns = 32;
+  const std::string hello = "hello";
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  std::size_t received = 0;
+  std::uint64_t while_delivering = 0;
+  std::uint64_t once_all_arrived = 99;
+  std::vector<std::unique_ptr<eddy::tcp>> clients;
+  ASSERT_FALSE(server_->listen(64, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    eddy::tcp* c = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(server_->accept(*c));
+    ASSERT_FALSE(c->read_start([&, c](std::error_code rec, std::span<std::byte> d) {
+      if (rec) {
+        c->close();
+        return;
+      }
+      while_delivering = std::max(while_delivering, loop().metrics().read_buffers_in_use);
+      received += d.size();
+      if (received < kConns * hello.size()) return;
+      // Every connection has had its bytes and waits for more: once this delivery returns,
+      // no buffer is lent.
+      loop().set_immediate([&] {
+        once_all_arrived = loop().metrics().read_buffers_in_use;
+        for (auto& cl : clients) cl->close();
+        server_->close();
+      });
+    }));
+  }));
+  for (int i = 0; i < kConns; ++i) {
+    eddy::tcp* cl = clients.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(cl->connect(server_->local_address(), [&, cl](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      cl->write(eddy::buffer(hello), [](std::error_code wec) { EXPECT_FALSE(wec); });
+    }));
+  }
+  loop().run();
+  EXPECT_EQ(received, kConns * hello.size());
+  EXPECT_GE(while_delivering, 1u);  // the delivery's own
+  EXPECT_EQ(once_all_arrived, 0u);
+  EXPECT_EQ(loop().metrics().read_buffers_in_use, 0u);
 }
 
 }  // namespace

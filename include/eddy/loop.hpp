@@ -97,6 +97,10 @@ struct loop_metrics {
   std::uint64_t iterations = 0;        // loop iterations run
   std::uint64_t events = 0;            // completions and wakeups dispatched from poll
   std::chrono::nanoseconds idle_time{0};  // time spent blocked in poll
+  // 64 KiB read buffers that streams read without an allocator hold now. A stream borrows one
+  // only while a read is being delivered (or, where the kernel fills it in the background, as
+  // a pipe on IOCP, while the read is in flight): connections waiting for input hold none.
+  std::uint64_t read_buffers_in_use = 0;
 };
 
 // Identifies an immediate for clear_immediate(). Zero is never a valid id.

@@ -125,6 +125,10 @@ struct operation {
   // receive (epoll: on readiness; io_uring: at submit; iocp: after the zero-byte read).
   // An empty buffer fails the operation with errc::no_memory.
   io_vec (*acquire)(operation* op) = nullptr;
+  // recv, read: the port gives back a buffer it acquired but will not fill now (the attempt
+  // found nothing and the operation waits for readiness again); it calls acquire() again
+  // when it next receives. Optional (nullptr: the core keeps the buffer for the next attempt).
+  void (*release)(operation* op) noexcept = nullptr;
   const io_vec* bufs = nullptr;  // send, sendto
   std::uint32_t nbufs = 0;       // send, sendto
   std::uint32_t addrlen = 0;     // connect, sendto

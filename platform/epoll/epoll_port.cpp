@@ -299,6 +299,12 @@ bool perform(operation& op, port::datagram_batch* batch) noexcept {
     if (errno == EINTR || (op.kind == op_kind::accept && errno == ECONNABORTED)) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       (is_read_side(op) ? state(*op.io).readable : state(*op.io).writable) = false;
+      // Nothing to read: the buffer goes back while the operation waits (an idle connection
+      // holds none); the next attempt acquires one again.
+      if ((op.kind == op_kind::recv || op.kind == op_kind::read) && op.release != nullptr && op.buf.len != 0) {
+        op.release(&op);
+        op.buf = {nullptr, 0};
+      }
       return false;
     }
     if (errno == EIO && op.kind == op_kind::read) {  // a pty whose other side closed

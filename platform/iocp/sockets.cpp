@@ -268,7 +268,8 @@ bool port::finish_recv(detail::operation& op, std::error_code& ec, std::uint32_t
   const int err = ::WSAGetLastError();
   if (err == WSAEWOULDBLOCK) {
     // Nothing after all (another reader took it, or the zero-byte read was woken
-    // spuriously): wait again, the buffer stays with the core (acquire returns it again).
+    // spuriously): the buffer goes back while the zero-byte read waits again.
+    if (op.release != nullptr) op.release(&op);
     start_io(op);
     return false;
   }

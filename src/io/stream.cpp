@@ -8,13 +8,14 @@ namespace eddy {
 namespace detail {
 
 namespace {
-constexpr std::size_t own_buffer_size = 64 * 1024;
+constexpr std::size_t own_buffer_size = read_buffer_pool::buffer_size;
 constexpr std::size_t max_iov = 64;  // buffers handed to one send; the rest follow
 }  // namespace
 
 stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle(loop, type) {
   prepare(reader_.op, op_kind::recv, &on_read_complete);
   reader_.op.acquire = &acquire_read_buffer;
+  reader_.op.release = &release_read_buffer;
   prepare(writer_.op, op_kind::send, &on_write_complete);
   prepare(writer_.shutdown_op, op_kind::nop, &on_shutdown_complete);
   prepare(reader_.unread_op, op_kind::nop, &on_unread_complete);
@@ -55,6 +56,7 @@ void stream_impl::on_release() noexcept {
   }
   while (!listener_.accepted.empty()) net::close(listener_.accepted.pop());
   while (!reader_.pending_handles.empty()) net::close(reader_.pending_handles.pop());
+  give_back_read_buffer();
   close_socket();
   if (!listener_.bound_name.empty()) net::unlink_local(listener_.bound_name);  // as libuv: a bound path goes with its pipe
 }
@@ -115,7 +117,7 @@ mutable_buffer stream_impl::next_read_buffer(std::size_t suggested) {
   if (reader_.alloc) {
     loop_.invoke(this, [&] { buf = reader_.alloc(suggested); });
   } else {
-    if (!reader_.own_buffer) reader_.own_buffer = std::make_unique_for_overwrite<std::byte[]>(own_buffer_size);
+    if (!reader_.own_buffer) reader_.own_buffer = loop_.read_buffers_.take();
     buf = mutable_buffer(reader_.own_buffer.get(), own_buffer_size);
   }
   return buf;
@@ -127,6 +129,19 @@ io_vec stream_impl::acquire_read_buffer(operation* op) {
   const mutable_buffer buf = s.next_read_buffer(own_buffer_size);
   s.reader_.buf = {buf.data(), buf.size()};
   return s.reader_.buf;
+}
+
+void stream_impl::release_read_buffer(operation* op) noexcept {
+  stream_impl& s = owner_of(op);
+  // A buffer from the alloc callback stays: it is borrowed until a read callback hands it back.
+  if (s.reader_.own_buffer == nullptr || s.reader_.buf.base != s.reader_.own_buffer.get()) return;
+  s.reader_.buf = {nullptr, 0};
+  s.give_back_read_buffer();
+}
+
+void stream_impl::give_back_read_buffer() noexcept {
+  if (reader_.own_buffer == nullptr || reader_.buf.base == reader_.own_buffer.get()) return;
+  loop_.read_buffers_.give(std::move(reader_.own_buffer));
 }
 
 // Hands one delivery to reader_.on_read. Reading stops after it on any error, and after the one
@@ -157,7 +172,7 @@ void stream_impl::on_read_complete(operation* op) {
     s.reader_.pending_handles.push(op->accepted);
     op->accepted = -1;
   }
-  if (s.closing_) return;
+  if (s.closing_) return s.give_back_read_buffer();
   std::error_code ec = op->error;
   std::size_t n = 0;
   if (!ec) {
@@ -167,6 +182,7 @@ void stream_impl::on_read_complete(operation* op) {
   if (ec == errc::operation_canceled || ec == errc::would_block) {
     // read_stop() cancelled it (read_start() may have come since), or nothing was read:
     // io_uring can hand EAGAIN back for a non-blocking socket (see on_write_complete).
+    s.give_back_read_buffer();
     s.start_read();
     return;
   }
@@ -179,9 +195,11 @@ void stream_impl::on_read_complete(operation* op) {
       const auto* p = static_cast<const std::byte*>(buf.base);
       s.reader_.unread.insert(s.reader_.unread.end(), p, p + n);
     }
+    s.give_back_read_buffer();
     return;
   }
   s.notify(ec, std::span<std::byte>(static_cast<std::byte*>(buf.base), n));
+  s.give_back_read_buffer();  // the callback has returned (unless it started a read that holds it)
   s.start_read();
 }
 
@@ -199,6 +217,7 @@ void stream_impl::on_unread_complete(operation* op) {
     std::copy_n(s.reader_.unread.begin(), n, buf.begin());
     s.reader_.unread.erase(s.reader_.unread.begin(), s.reader_.unread.begin() + static_cast<std::ptrdiff_t>(n));
     s.notify({}, std::span<std::byte>(buf.data(), n));
+    s.give_back_read_buffer();
   } else {
     std::error_code ec = s.reader_.unread_end;
     s.reader_.unread_end = {};

@@ -37,6 +37,8 @@ struct stream_reader {
   read_callback on_read;
   operation op;
   io_vec buf{nullptr, 0};       // the buffer acquired for the read in flight
+  // Without an allocator: a buffer borrowed from the loop's read_buffer_pool, from acquire()
+  // until the delivery returns (or the port releases it to wait for readiness).
   std::unique_ptr<std::byte[]> own_buffer;
   bool eof = false;
   // Data (or the end of the stream) that a read in flight brought after read_stop():
@@ -131,6 +133,9 @@ class stream_impl : public io_handle {
   static void on_accept_complete(operation* op);
   static void on_connect_complete(operation* op);
   static io_vec acquire_read_buffer(operation* op);
+  static void release_read_buffer(operation* op) noexcept;
+  // Gives the borrowed buffer back to the loop unless a read in flight holds it.
+  void give_back_read_buffer() noexcept;
 };
 
 }  // namespace eddy::detail

@@ -502,7 +502,11 @@ void loop::walk(const std::function<void(handle&)>& fn) {
 
 std::string loop::dump_handles(bool active_only) const { return impl_->dump_handles(active_only); }
 std::size_t loop::handle_count() const noexcept { return impl_->handle_count_; }
-loop_metrics loop::metrics() const noexcept { return impl_->metrics_; }
+loop_metrics loop::metrics() const noexcept {
+  loop_metrics m = impl_->metrics_;
+  m.read_buffers_in_use = impl_->read_buffers_.in_use();
+  return m;
+}
 void loop::next_tick(std::function<void()> fn) { impl_->ticks_.push(std::move(fn)); }
 void loop::queue_microtask(std::function<void()> fn) { impl_->microtasks_.push(std::move(fn)); }
 immediate_id loop::set_immediate(std::function<void()> fn) { return impl_->set_immediate(std::move(fn)); }

@@ -1,7 +1,9 @@
 // The loop's implementation: phases, handle bookkeeping, timers, queues and the port.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -22,6 +24,33 @@
 #include "loop/timer_heap.hpp"
 
 namespace eddy::detail {
+
+// The loop's spare read buffers. A stream read without an allocator borrows one when the port
+// is about to receive (its acquire()) and gives it back once the delivery has returned, so a
+// connection waiting for input holds none (on io_uring and epoll, and on IOCP sockets; reads
+// the kernel fills in the background, as IOCP's ReadFile on a pipe, hold theirs while in
+// flight). Up to `keep` spares are kept; a loop serving many connections at once allocates
+// only as many buffers as reads are being delivered together. Loop thread only.
+class read_buffer_pool {
+ public:
+  static constexpr std::size_t buffer_size = 64 * 1024;
+  std::unique_ptr<std::byte[]> take() {
+    auto b = count_ == 0 ? std::make_unique_for_overwrite<std::byte[]>(buffer_size) : std::move(spare_[--count_]);
+    ++in_use_;
+    return b;
+  }
+  void give(std::unique_ptr<std::byte[]> b) noexcept {
+    if (!b) return;
+    --in_use_;
+    if (count_ < spare_.size()) spare_[count_++] = std::move(b);
+  }
+  [[nodiscard]] std::uint64_t in_use() const noexcept { return in_use_; }
+
+ private:
+  std::uint64_t in_use_ = 0;
+  std::array<std::unique_ptr<std::byte[]>, 4> spare_;
+  std::size_t count_ = 0;
+};
 
 class loop_impl;
 struct work_state;
@@ -313,6 +342,7 @@ class loop_impl {
 
   std::function<void(std::exception_ptr)> uncaught_;
   loop_metrics metrics_;
+  read_buffer_pool read_buffers_;
 
  private:
   bool run_timers();  // true when a callback ran

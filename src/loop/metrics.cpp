@@ -36,6 +36,8 @@ metrics_snapshot take_metrics(eddy::loop& loop) {
     m.delay_sum_seconds = static_cast<double>(d->mean().count()) * static_cast<double>(d->count()) / 1e9;
   }
   m.slow_callbacks = loop.slow_callback_count();
+  m.has_read_buffers = true;
+  m.read_buffers = lm.read_buffers_in_use;
   m.has_handles = true;
   loop.impl().handles_.for_each([&](handle_base& h) {
     const auto t = static_cast<std::size_t>(h.type_);
@@ -120,6 +122,9 @@ void format_metrics(const std::vector<std::pair<std::string, metrics_snapshot>>&
                                 m.handles[t]);
            }
          });
+  simple("eddy_read_buffers", "gauge", "64 KiB read buffers lent to streams read without an allocator.",
+         [](const metrics_snapshot& m) { return static_cast<double>(m.read_buffers); },
+         [](const metrics_snapshot& m) { return m.has_read_buffers; });
   simple("eddy_threadpool_queued", "gauge", "Thread-pool requests waiting for a thread.",
          [](const metrics_snapshot& m) { return static_cast<double>(m.pool_queued); },
          [](const metrics_snapshot& m) { return m.has_pool; });

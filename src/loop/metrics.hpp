@@ -37,6 +37,8 @@ struct metrics_snapshot {
   std::uint64_t rss_bytes = 0;
   bool has_fds = false;
   std::uint64_t open_fds = 0;
+  bool has_read_buffers = false;  // not in a cluster worker's heartbeat
+  std::uint64_t read_buffers = 0;
 };
 
 inline constexpr std::array<double, 4> delay_quantile_points{0.5, 0.9, 0.99, 1.0};
