@@ -1,7 +1,10 @@
 // eddy::co streams (eddy/co/stream.hpp) on every port: TCP and pipe echo through the acceptor,
 // connect, read, write and shutdown in both forms; a read under timeout or closed under a
 // waiting task.
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +63,57 @@ TEST_P(CoStreamTest, TcpEchoWithAcceptConnectReadWriteShutdown) {
   auto [served, echoed] = run(co::when_all(serve(), client()));
   EXPECT_EQ(served, "hello, coroutines: more than sixteen bytes");
   EXPECT_EQ(echoed, served);
+}
+
+// co::read(stream) lends the loop's read buffer: the bytes are valid until the task's next
+// co_await, and a task waiting to read holds no buffer.
+TEST_P(CoStreamTest, ALentReadHoldsNoBufferWhileTheTaskWaits) {
+  co::acceptor server(loop());
+  ASSERT_FALSE(server.listen(eddy::socket_address::loopback_v4(0)));
+  const auto port = server.socket().local_address().port();
+  std::uint64_t lent_in_serve = 0;
+  auto serve = [&]() -> task<std::string> {
+    eddy::tcp conn(loop());
+    co_await server.accept(conn);
+    server.socket().close();
+    std::string got;
+    for (;;) {
+      const std::span<const std::byte> d = co_await co::read(conn);
+      if (d.empty()) break;
+      lent_in_serve = std::max(lent_in_serve, loop().metrics().read_buffers_in_use);
+      const std::string piece(reinterpret_cast<const char*>(d.data()), d.size());  // d ends at the next co_await
+      got += piece;
+      co_await co::write(conn, eddy::buffer(piece));
+    }
+    auto r = co_await co::read(conn, co::nothrow);  // after the end: the end again
+    EXPECT_FALSE(r.error);
+    EXPECT_TRUE(r.value.empty());
+    conn.close();
+    co_return got;
+  };
+  std::vector<std::uint64_t> lent_while_serve_waits;
+  auto client = [&]() -> task<std::string> {
+    eddy::tcp c(loop());
+    co_await co::connect(c, eddy::socket_address::loopback_v4(port));
+    std::string echoed;
+    for (const std::string_view word : {"one", "two", "three"}) {
+      co_await co::write(c, eddy::buffer(word));
+      char buf[16];
+      const auto n = co_await co::read(c, std::as_writable_bytes(std::span(buf)));  // the caller's buffer
+      echoed.append(buf, n);
+      // The server wrote the echo and waits in co::read again: nothing is lent.
+      lent_while_serve_waits.push_back(loop().metrics().read_buffers_in_use);
+    }
+    co_await co::shutdown(c);
+    c.close();
+    co_return echoed;
+  };
+  auto [served, echoed] = run(co::when_all(serve(), client()));
+  EXPECT_EQ(served, "onetwothree");
+  EXPECT_EQ(echoed, served);
+  EXPECT_GE(lent_in_serve, 1u);
+  EXPECT_EQ(lent_while_serve_waits, (std::vector<std::uint64_t>{0, 0, 0}));
+  EXPECT_EQ(loop().metrics().read_buffers_in_use, 0u);
 }
 
 TEST_P(CoStreamTest, ConnectRefusedInBothForms) {

@@ -66,12 +66,13 @@ bool answer(std::string& in, std::string& out) {
 }
 
 eddy::task<> serve(std::unique_ptr<eddy::tcp> conn) {
-  std::vector<char> chunk(64 * 1024);
   std::string in, out;
   for (bool open = true; open;) {
-    auto n = co_await co::read(*conn, std::as_writable_bytes(std::span(chunk)), co::nothrow);
-    if (n.error || n.value == 0) break;
-    in.append(chunk.data(), n.value);
+    // The bytes are lent by the loop until the next co_await: a connection waiting for its
+    // next request holds no read buffer.
+    auto n = co_await co::read(*conn, co::nothrow);
+    if (n.error || n.value.empty()) break;
+    in.append(reinterpret_cast<const char*>(n.value.data()), n.value.size());
     out.clear();
     open = answer(in, out);
     if (!out.empty() && (co_await co::write(*conn, eddy::buffer(out), co::nothrow)).error) break;

@@ -1,4 +1,4 @@
-// eddy::co streams, TCP and pipes: co::read, co::write, co::shutdown, co::connect (tcp and
+// eddy::co streams, TCP and pipes: co::read (into the caller's buffer or a lent one), co::write, co::shutdown, co::connect (tcp and
 // pipe) and basic_acceptor (co::acceptor for tcp, co::pipe_acceptor).
 // Ownership: streams, sockets and buffers are borrowed: they must outlive the operation, and
 // a buffer stays borrowed until the operation's callback would have run (close the handle to
@@ -47,6 +47,26 @@ struct read_kind {
 };
 template <bool Throw>
 using read_op = oneshot_op<read_kind, Throw>;
+
+// Reads once into one of the loop's read buffers (stream::read_start without an allocator,
+// stopped after the first delivery). The task resumes inside the read callback, so the bytes
+// stay valid until it next suspends; then the buffer goes back to the loop.
+struct borrowed_read_kind {
+  using handle = stream;
+  using value = std::span<const std::byte>;
+  template <class Op>
+  static std::error_code start(stream& s, mutable_buffer, Op* op) {
+    return s.read_start([&s, op](std::error_code e, std::span<std::byte> data) {
+      s.read_stop();  // one delivery
+      if (e != errc::eof) op->out.res.error = e;
+      op->out.res.value = data;
+      op->finish();
+    });
+  }
+  static void stop(stream& s) { s.read_stop(); }
+};
+template <bool Throw>
+using borrowed_read_op = oneshot_op<borrowed_read_kind, Throw>;
 }  // namespace detail
 
 // Reads some bytes into buf (borrowed until the read completes or the stream closes).
@@ -54,6 +74,13 @@ using read_op = oneshot_op<read_kind, Throw>;
 // resumes it with errc::operation_canceled.
 inline detail::read_op<true> read(stream& s, mutable_buffer buf) { return {s, buf}; }
 inline detail::read_op<false> read(stream& s, mutable_buffer buf, nothrow_t) { return {s, buf}; }
+
+// Reads some bytes without a buffer of the caller's: they are lent from the loop's read
+// buffers and valid only until the task's next co_await (copy what must be kept). Empty at the
+// end of the stream. A task waiting here holds no buffer, so ten thousand connections waiting
+// for requests cost no read memory (what co::read(s, buf) costs is buf).
+inline detail::borrowed_read_op<true> read(stream& s) { return {s, mutable_buffer()}; }
+inline detail::borrowed_read_op<false> read(stream& s, nothrow_t) { return {s, mutable_buffer()}; }
 
 // Writes all of buf (borrowed until the write completes; see stream::write).
 template <bool Throw = true>
