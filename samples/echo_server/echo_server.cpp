@@ -15,35 +15,26 @@
 
 namespace {
 
-// Serves one connection of either kind. Each read goes into a buffer allocated for it alone
-// and freed once its bytes are copied into the echo, which lives until its write completes:
-// an idle connection holds no buffer (the stream's own 64 KiB buffer would stay with every
-// connection, 640 MiB of address space for 10,000 of them, ever more of it resident). At the
-// peer's end of stream the echo still queued is sent before the write side is shut down
-// (closing at once would cancel it, and a peer that half-closed would miss the end of its
-// echo); then the stream is closed. on_closed runs once the handle is closed (then its
-// memory may be released).
+// Serves one connection of either kind. Each read's bytes are lent by the loop (read_start
+// without an allocator) and copied into the echo, which lives until its write completes: an
+// idle connection holds no buffer. At the peer's end of stream the echo still queued is sent
+// before the write side is shut down (closing at once would cancel it, and a peer that
+// half-closed would miss the end of its echo); then the stream is closed. on_closed runs once
+// the handle is closed (then its memory may be released).
 template <class Stream, class OnClosed>
 void serve(Stream& s, OnClosed on_closed) {
-  auto reading = std::make_shared<std::unique_ptr<std::byte[]>>();  // the buffer of the read under way
-  s.read_start(
-      [reading](std::size_t suggested) {
-        *reading = std::make_unique_for_overwrite<std::byte[]>(suggested);
-        return eddy::mutable_buffer(reading->get(), suggested);
-      },
-      [&s, on_closed, reading](std::error_code ec, std::span<std::byte> data) {
-        auto done = std::move(*reading);  // freed when this callback returns
-        if (ec == eddy::errc::eof) {
-          if (s.shutdown([&s, on_closed](std::error_code) { s.close(on_closed); })) s.close(on_closed);
-          return;
-        }
-        if (ec) {
-          s.close(on_closed);  // a reset or another error
-          return;
-        }
-        auto copy = std::make_shared<std::vector<std::byte>>(data.begin(), data.end());
-        s.write(eddy::const_buffer(*copy), [copy](std::error_code) {});
-      });
+  s.read_start([&s, on_closed](std::error_code ec, std::span<std::byte> data) {
+    if (ec == eddy::errc::eof) {
+      if (s.shutdown([&s, on_closed](std::error_code) { s.close(on_closed); })) s.close(on_closed);
+      return;
+    }
+    if (ec) {
+      s.close(on_closed);  // a reset or another error
+      return;
+    }
+    auto copy = std::make_shared<std::vector<std::byte>>(data.begin(), data.end());
+    s.write(eddy::const_buffer(*copy), [copy](std::error_code) {});
+  });
 }
 
 template <class Stream>
