@@ -228,7 +228,11 @@ TEST_P(DelayMonitorTest, SeesAHundredMillisecondBlockInMaxAndTheNinetyNinthPerce
   EXPECT_GE(monitor.max(), 100ms);
   EXPECT_GE(monitor.percentile(99), 100ms);
   EXPECT_LE(monitor.percentile(99), monitor.max());
-  EXPECT_GE(monitor.min(), 5ms);  // about the resolution when nothing blocks
+  // About the resolution when nothing blocks, but not bounded below by it: a timer callback
+  // that runs late in its iteration is rescheduled from the iteration's start time, so the
+  // next interval is shorter (3.9 ms seen under ASan with every core busy).
+  EXPECT_GT(monitor.min(), 0ns);
+  EXPECT_LE(monitor.min(), monitor.percentile(50));
   EXPECT_LT(monitor.percentile(50), 60ms);
   EXPECT_GT(monitor.mean(), monitor.min());
   EXPECT_LT(monitor.mean(), monitor.max());

@@ -33,7 +33,7 @@ class PipeTest : public PortTest {
       ASSERT_FALSE(ec);
       auto& c = *conns_.emplace_back(std::make_unique<eddy::pipe>(loop()));
       ASSERT_FALSE(server_->accept(c));
-      c.read_start([this, &c](std::error_code rec, std::span<std::byte> d) {
+      c.read_start([&c](std::error_code rec, std::span<std::byte> d) {
         if (rec) {
           c.close();
           return;

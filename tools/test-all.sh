@@ -3,6 +3,7 @@
 #   - Linux, debug with ASan + UBSan (io_uring and epoll ports)
 #   - Linux, ThreadSanitizer
 #   - Linux, shared library, plus an install check (find_package and pkg-config)
+#   - Linux, clang (both ports, -Werror: GCC and clang both build eddy warning-free)
 #   - Windows (mingw-w64 cross build) with the tests under Wine (iocp port)
 #   - bench-quick: tools/bench/run --quick, eddy against its peers (about 3 minutes plus the
 #     build); its Markdown table goes into the log. It fails only when a workload errors (a
@@ -20,7 +21,7 @@ bash "$here/setup.sh"
 
 presets=("$@")
 if ((${#presets[@]} == 0)); then
-  presets=(linux-debug-asan linux-tsan linux-shared mingw-wine fuzz-quick)
+  presets=(linux-debug-asan linux-tsan linux-shared linux-clang mingw-wine fuzz-quick)
   [[ "${EDDY_SKIP_BENCH:-0}" == 1 ]] || presets+=(bench-quick)
 fi
 jobs="$(nproc 2>/dev/null || echo 2)"

@@ -84,7 +84,7 @@ class web_service {
   void accept_one() {
     auto& c = *connections_.emplace_back(std::make_unique<connection>(loop_));
     if (listener_.accept(c.socket)) return;
-    (void)c.socket.read_start([this, &c](std::error_code ec, std::span<std::byte> data) {
+    (void)c.socket.read_start([&c](std::error_code ec, std::span<std::byte> data) {
       if (ec) return c.socket.close();
       c.in.append(reinterpret_cast<const char*>(data.data()), data.size());
       const auto end = c.in.find('\n');

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -233,11 +234,13 @@ class soak {
     return false;
   }
 
-  template <class... A>
-  bool fail(const char* fmt, A... a) {
+  __attribute__((format(printf, 2, 3))) bool fail(const char* fmt, ...) {
     if (failures.size() < 1000) {
       char buf[512];
-      std::snprintf(buf, sizeof buf, fmt, a...);
+      va_list a;
+      va_start(a, fmt);
+      std::vsnprintf(buf, sizeof buf, fmt, a);
+      va_end(a);
       failures.emplace_back(buf);
     }
     return false;

@@ -57,12 +57,12 @@ struct watcher {
     std::suspend_always initial_suspend() noexcept { return {}; }
     struct final_awaiter {
       bool await_ready() noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept {
-        join_state& s = *h.promise().state;
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> self) noexcept {
+        join_state& s = *self.promise().state;
         bool last = false;
         if (s.any) {
           if (s.winner == join_state::none) {
-            s.winner = h.promise().index;
+            s.winner = self.promise().index;
             last = true;
           }
         } else {
