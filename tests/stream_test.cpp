@@ -294,3 +294,38 @@ TEST_P(StreamTest, WaitingConnectionsHoldNoReadBuffer) {
 }
 
 }  // namespace
+
+namespace {
+
+// handle.hpp's rule: a destroyed stream's own callbacks (read) never run, but requests made
+// on it (writes) complete with operation_canceled so that their buffers can be released.
+TEST_P(StreamTest, DestroyingAStreamCancelsItsWritesAndRunsNoReadCallback) {
+  server_ = std::make_unique<eddy::tcp>(loop());
+  ASSERT_FALSE(server_->bind(socket_address::loopback_v4(0)));
+  ASSERT_FALSE(server_->listen(16, [&](std::error_code) {
+    auto* c = server_conns_.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(server_->accept(*c));  // never reads: the client's writes stay queued
+  }));
+  auto client = std::make_unique<eddy::tcp>(loop());
+  const auto data = pattern(8 << 20);  // more than the socket buffers hold
+  int reads = 0;
+  std::vector<std::error_code> writes;
+  ASSERT_FALSE(client->connect(server_->local_address(), [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    ASSERT_FALSE(client->read_start([&](std::error_code, std::span<std::byte>) { ++reads; }));
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_FALSE(client->write(eddy::const_buffer(data), [&](std::error_code wec) { writes.push_back(wec); }));
+    }
+    loop().set_immediate([&] {
+      client.reset();  // destroyed with writes queued and a read pending
+      for (auto& c : server_conns_) c->close();
+      server_->close();
+    });
+  }));
+  loop().run();
+  EXPECT_EQ(reads, 0);
+  ASSERT_EQ(writes.size(), 4u);
+  EXPECT_EQ(writes.back(), eddy::errc::operation_canceled);
+}
+
+}  // namespace

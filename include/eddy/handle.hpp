@@ -6,7 +6,10 @@
 //   callback, the handle's own included. The close callback runs in the loop's close phase.
 // - The handle object may be destroyed at any time on the loop thread, even inside its own
 //   callback: destroying an open handle closes it without a close callback. The runtime keeps
-//   its own state until the close phase, so no callback of a destroyed handle ever runs.
+//   its own state until the close phase, so none of the handle's own callbacks (read, listen,
+//   timer, close, ...) runs after it is destroyed. Requests made on it before (a stream's write,
+//   shutdown or connect) are different: like libuv's requests they always complete, with
+//   errc::operation_canceled, so that what they own (their buffers) can be released.
 // - Only the loop thread may use a handle (async::send is the exception, see async.hpp).
 #pragma once
 
