@@ -3,6 +3,11 @@
 // and the coroutine layer's: awaiting an operation allocates no more than its callback form.
 #include <array>
 #include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 #include <cstdlib>
 #include <new>
 
@@ -76,6 +81,56 @@ TEST_P(AllocationTest, IdleCallbacksWithLargeCapturesAreNotCopied) {
   EXPECT_EQ(runs, 101);
   EXPECT_EQ(allocations.load() - before, 0u);
   i.close();
+}
+
+// What a connection costs in allocations once the loop is warm: both ends (the client's
+// connect and the server's accept), a read delivered without an allocator on the server, and
+// the closes. The figure goes into docs/performance.md (issue 14's per-connection state); the
+// bound catches a change that adds allocations to every connection.
+TEST_P(AllocationTest, AConnectionCostsAFewAllocationsAtEachEnd) {
+  eddy::tcp server(loop());
+  ASSERT_FALSE(server.bind(eddy::socket_address::loopback_v4(0)));
+  std::vector<std::unique_ptr<eddy::tcp>> accepted, clients;
+  constexpr int n = 100;
+  accepted.reserve(2 * n);
+  clients.reserve(2 * n);
+  int delivered = 0;
+  int target = 0;
+  ASSERT_FALSE(server.listen(256, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    eddy::tcp* c = accepted.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+    ASSERT_FALSE(server.accept(*c));
+    ASSERT_FALSE(c->read_start([&, c](std::error_code rec, std::span<std::byte>) {
+      if (rec) return c->close();
+      if (++delivered == target) {
+        for (auto& a : accepted) a->close();
+        for (auto& cl : clients) cl->close();
+      }
+    }));
+  }));
+  static const char one[] = "x";
+  auto round = [&] {
+    target += n;
+    for (int i = 0; i < n; ++i) {
+      eddy::tcp* cl = clients.emplace_back(std::make_unique<eddy::tcp>(loop())).get();
+      ASSERT_FALSE(cl->connect(server.local_address(), [cl](std::error_code ec) {
+        ASSERT_FALSE(ec);
+        ASSERT_FALSE(cl->write(eddy::buffer(std::string_view(one, 1)), [](std::error_code) {}));
+      }));
+    }
+    while (delivered < target) loop().run(eddy::run_mode::once);
+    loop().run(eddy::run_mode::nowait);  // the closes
+  };
+  round();  // warm-up: pools, free lists, the port's tables
+  const std::size_t before = allocations.load();
+  round();
+  const double per_connection = static_cast<double>(allocations.load() - before) / n;
+  RecordProperty("allocations_per_connection", std::to_string(per_connection));
+  std::printf("allocations per connection (both ends, one read, the closes) on %s: %.1f\n",
+              std::string(eddy::to_string(GetParam())).c_str(), per_connection);
+  EXPECT_LE(per_connection, 24.0);
+  server.close();
+  loop().run();
 }
 
 // ---- co: the awaitable form costs no more allocations than the callback form
