@@ -2,6 +2,7 @@
 // names, and utilisation.
 #include "loop/observe.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +21,12 @@ void observer_deleter::operator()(observer* o) const noexcept { delete o; }
 
 void observer::update_active() noexcept {
   loop_.observing_ = (slow_ns_ != 0 || loop_.trace_) ? this : nullptr;
-  mark_ns_ = 0;
+  // The tick thresholds are a prefilter, 1/64 below the real ones (far more than the rate's
+  // error): a callback past them is timed in nanoseconds and judged on that, so a report and
+  // the threshold always agree.
+  slow_ticks_ = slow_ns_ != 0 ? std::max<std::uint64_t>(rate_.from_ns(slow_ns_ - slow_ns_ / 64), 1) : 0;
+  trace_ticks_ = rate_.from_ns(trace_ns_ - trace_ns_ / 64);
+  mark_ = 0;
 }
 
 observer& observer_of(loop_impl& l) {
@@ -88,17 +94,34 @@ void loop_impl::configure_observer(const loop_options& options) {
 }
 
 std::uint64_t loop_impl::observe_start() noexcept {
-  const std::uint64_t mark = observer_->mark_ns_;
-  return mark != 0 ? mark : monotonic_ns();
+  observer& o = *observer_;
+  if (o.mark_ != 0) return o.mark_;
+  o.anchor_ticks_ = read_ticks(o.rate_);
+  o.anchor_ns_ = o.rate_.tsc ? monotonic_ns() : o.anchor_ticks_;
+  return o.anchor_ticks_;
 }
 
 void loop_impl::observe_end(std::uint64_t start, const handle_base* h, const char* kind) {
   observer& o = *observer_;
-  const std::uint64_t now = monotonic_ns();
-  o.mark_ns_ = now;
+  const std::uint64_t now = read_ticks(o.rate_);
+  o.mark_ = now;
   if (start == 0) return;  // turned on by this very callback: it was not timed
   ++o.phase_callbacks_;
-  const std::uint64_t took = now - start;
+  // A thread that moved to another core may read a counter a few cycles behind: never
+  // negative.
+  const std::uint64_t ticks = now > start ? now - start : 0;
+  if (!(o.slow_ticks_ != 0 && ticks >= o.slow_ticks_ && !o.reporting_) && !(trace_ && ticks >= o.trace_ticks_)) return;
+  // Rare from here on: when the callback began and how long it took, in nanoseconds.
+  std::uint64_t start_ns = start;
+  std::uint64_t took = ticks;
+  if (o.rate_.tsc) {
+    // The start from the anchor (a nested run() may have moved the anchor past it), the end
+    // from the clock.
+    start_ns = start >= o.anchor_ticks_ ? o.anchor_ns_ + o.rate_.to_ns(start - o.anchor_ticks_)
+                                        : o.anchor_ns_ - o.rate_.to_ns(o.anchor_ticks_ - start);
+    const std::uint64_t end_ns = monotonic_ns();
+    took = end_ns > start_ns ? end_ns - start_ns : 0;
+  }
   const bool slow = o.slow_ns_ != 0 && took >= o.slow_ns_ && !o.reporting_;
   const bool traced = trace_ && took >= o.trace_ns_;
   if (!slow && !traced) return;
@@ -113,7 +136,7 @@ void loop_impl::observe_end(std::uint64_t start, const handle_base* h, const cha
     s.handle_type = kind != nullptr ? kind : work_kind_;
   }
   s.duration = std::chrono::nanoseconds(took);
-  if (traced) trace_->callback(s, start, took);
+  if (traced) trace_->callback(s, start_ns, took);
   if (!slow) return;
   ++o.slow_count_;
   o.reporting_ = true;
@@ -128,14 +151,14 @@ void loop_impl::observe_end(std::uint64_t start, const handle_base* h, const cha
     report_exception(std::current_exception());
   }
   o.reporting_ = false;
-  o.mark_ns_ = 0;  // the handler's own time is nobody's callback
+  o.mark_ = 0;  // the handler's own time is nobody's callback
 }
 
 void loop_impl::observe_phase(const char* next) noexcept {
   observer& o = *observer_;
   // The poll phase may block, and between iterations the program may run outside the loop:
   // the next callback cannot start where the last one ended.
-  o.mark_ns_ = 0;
+  o.mark_ = 0;
   if (!trace_) return;
   const std::uint64_t now = monotonic_ns();
   if (o.phase_ != nullptr && (o.phase_callbacks_ != 0 || o.phase_ == std::string_view("poll"))) {
