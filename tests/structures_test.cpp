@@ -1,8 +1,9 @@
 // Unit tests for the core's data structures: the timer heap, the callback ring queue and
-// the intrusive list.
+// the intrusive list; and the observer's tick counter.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <set>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "callback_queue.hpp"
 #include "intrusive_list.hpp"
+#include "loop/ticks.hpp"
 #include "loop/timer_heap.hpp"
 
 namespace {
@@ -19,6 +21,42 @@ struct entry {
   std::uint64_t seq = 0;
   std::size_t heap_index = eddy::detail::timer_heap<entry>::npos;
 };
+
+// The tick counter (the CPU's time-stamp counter on x86-64 with an invariant one, else the
+// clock) converts to the clock's nanoseconds: over 20 ms of the clock, the ticks counted
+// convert to within 1% of it. Each end is read between two clock reads that lie close
+// together (retaken when the thread was preempted in between), so a slow machine widens
+// neither end.
+TEST(TicksTest, TicksConvertToTheClocksNanoseconds) {
+  namespace d = eddy::detail;
+  const d::ticks_per_ns& rate = d::tick_rate();
+  ASSERT_GT(rate.per_ns, 0.0);
+  struct both {
+    std::uint64_t ns, ticks, gap;
+  };
+  auto read = [&rate] {
+    both best{0, 0, ~std::uint64_t{0}};
+    for (int i = 0; i < 1000 && best.gap > 20'000; ++i) {
+      const std::uint64_t a = d::monotonic_ns();
+      const std::uint64_t t = d::read_ticks(rate);
+      const std::uint64_t b = d::monotonic_ns();
+      if (b - a < best.gap) best = {a + (b - a) / 2, t, b - a};
+    }
+    return best;
+  };
+  const both first = read();
+  while (d::monotonic_ns() - first.ns < 20'000'000) {
+  }
+  const both last = read();
+  ASSERT_LT(first.gap, 20'000u);
+  ASSERT_LT(last.gap, 20'000u);
+  ASSERT_GT(last.ticks, first.ticks);
+  const double clock_ns = static_cast<double>(last.ns - first.ns);
+  const double ticks_ns = static_cast<double>(rate.to_ns(last.ticks - first.ticks));
+  EXPECT_NEAR(ticks_ns / clock_ns, 1.0, 0.01) << "tsc=" << rate.tsc << " ticks/ns=" << rate.per_ns;
+  // The observer's thresholds go to ticks and reports back to nanoseconds.
+  EXPECT_NEAR(static_cast<double>(rate.to_ns(rate.from_ns(50'000'000))), 50e6, 2.0);
+}
 
 TEST(TimerHeapTest, PopsInDeadlineThenSequenceOrder) {
   std::vector<entry> items(1000);
