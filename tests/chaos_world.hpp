@@ -126,8 +126,12 @@ class book {
     if (r.owner != nullptr) --r.owner->open_requests;
   }
 
-  // read_stop() / recv_stop() end a read_some / recv_once without its callback.
+  // read_stop() / recv_stop() end a read_some / recv_once without its callback, unless the
+  // handle is already closing: then the close ends it (operation_canceled, before the close
+  // callback) and a later read_stop() changes nothing. (This model once refused the request
+  // there too, and the close's callback then looked like a second completion.)
   void stopped_reading(slot& s) {
+    if (s.close_called) return;
     if (s.pending_once != nullptr && !s.pending_once->done) refuse(*s.pending_once);
     s.pending_once = nullptr;
   }

@@ -48,7 +48,8 @@ class EDDY_API stream : public handle {
   // Reads once (Asio's async_read_some): on_read runs exactly once, with some bytes in buf,
   // errc::eof, an error, or errc::operation_canceled when the stream is closed first (before
   // the close callback; not when the handle is destroyed); then reading is stopped again.
-  // buf is borrowed until then. read_stop() ends it without calling on_read. Cheaper than
+  // buf is borrowed until then. read_stop() ends it without calling on_read (after close()
+  // it changes nothing: the close ends it with operation_canceled). Cheaper than
   // read_start() + read_stop() per read: no cancel, and data that arrives between two
   // read_some() calls waits in the kernel or the port. errc::invalid_argument for an empty
   // buf, otherwise the errors of read_start().

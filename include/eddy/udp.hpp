@@ -46,7 +46,8 @@ class EDDY_API udp final : public handle {
   // Receives one datagram into buf (borrowed until on_recv runs), then stops receiving:
   // on_recv runs exactly once, with the datagram, an error, or errc::operation_canceled when
   // the socket is closed first (before the close callback; not when the handle is
-  // destroyed). recv_stop() ends it without calling on_recv. errc::invalid_argument for an
+  // destroyed). recv_stop() ends it without calling on_recv (after close() it changes
+  // nothing: the close ends it with operation_canceled). errc::invalid_argument for an
   // empty buf, otherwise the errors of recv_start().
   std::error_code recv_once(mutable_buffer buf, udp_recv_callback on_recv);
   void recv_stop() noexcept;
