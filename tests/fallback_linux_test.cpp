@@ -2,6 +2,10 @@
 // kernel.io_uring_disabled), backend_kind::automatic falls back to epoll and an explicit
 // io_uring request fails with a clear error. A forked child installs a seccomp filter that
 // makes io_uring_setup fail with EPERM, then reports what it got through its exit status.
+//
+// Also the io_uring port's single-issuer ring: a loop that moves to another thread after it
+// ran ends with a clear message (the kernel would refuse every call from there), unless
+// EDDY_URING_SINGLE_ISSUER=0 turned the mode off.
 #include <gtest/gtest.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -11,7 +15,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <thread>
 
 #include "eddy/eddy.hpp"
 
@@ -52,6 +59,47 @@ TEST(PortFallbackTest, AutomaticFallsBackToEpollWhenIoUringIsRefused) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1x: seccomp setup failed, 2: no loop, 3: not epoll, "
                                        "4/5: io_uring not refused clearly, 6: timer did not fire";
+}
+
+// Runs a 1 ms timer on l from a new thread.
+bool run_a_timer_on_a_thread(eddy::loop& l) {
+  bool fired = false;
+  std::thread([&] {
+    eddy::timer t(l);
+    t.start(std::chrono::milliseconds(1), [&] {
+      fired = true;
+      t.close();
+    });
+    l.run();
+  }).join();
+  return fired;
+}
+
+TEST(UringSingleIssuerDeathTest, ALoopMovedToAnotherThreadEndsWithAMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  {
+    std::error_code ec;
+    if (!eddy::loop::create(eddy::loop_options{eddy::backend_kind::io_uring}, ec)) GTEST_SKIP() << ec.message();
+  }
+  EXPECT_DEATH(
+      {
+        std::error_code ec;
+        auto l = eddy::loop::create(eddy::loop_options{eddy::backend_kind::io_uring}, ec);
+        if (!run_a_timer_on_a_thread(*l)) std::_Exit(3);
+        run_a_timer_on_a_thread(*l);  // a second thread: the ring belongs to the first
+      },
+      "io_uring loop ran on a thread other than the one that first ran it");
+}
+
+TEST(UringSingleIssuerTest, WithTheModeOffALoopMovesBetweenThreads) {
+  ::setenv("EDDY_URING_SINGLE_ISSUER", "0", 1);
+  std::error_code ec;
+  auto l = eddy::loop::create(eddy::loop_options{eddy::backend_kind::io_uring}, ec);
+  ::unsetenv("EDDY_URING_SINGLE_ISSUER");
+  if (!l) GTEST_SKIP() << ec.message();
+  EXPECT_TRUE(run_a_timer_on_a_thread(*l));
+  EXPECT_TRUE(run_a_timer_on_a_thread(*l));
+  EXPECT_TRUE(run_a_timer_on_a_thread(*l));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The loop itself: creation and port selection, close, run modes, stop, walk, metrics.
 #include <cstdlib>
+#include <thread>
 
 #include "port_fixture.hpp"
 
@@ -16,6 +17,40 @@ TEST_P(LoopTest, EmptyLoopRunReturnsAtOnce) {
   EXPECT_FALSE(loop().run());
   EXPECT_FALSE(loop().run(eddy::run_mode::once));
   EXPECT_FALSE(loop().run(eddy::run_mode::nowait));
+}
+
+// A loop made on one thread (with work queued: a timer, a listener, a connect) runs on
+// another, as libuv allows. (The io_uring port binds its ring to the thread that first runs
+// the loop, not to the one that made it.)
+TEST_P(LoopTest, ALoopMadeOnOneThreadRunsOnAnother) {
+  eddy::timer t(loop());
+  bool fired = false;
+  t.start(1ms, [&] {
+    fired = true;
+    t.close();
+  });
+  eddy::tcp server(loop()), client(loop()), conn(loop());
+  ASSERT_FALSE(server.bind(eddy::socket_address::loopback_v4(0)));
+  bool accepted = false, connected = false;
+  ASSERT_FALSE(server.listen(4, [&](std::error_code ec) {
+    ASSERT_FALSE(ec);
+    ASSERT_FALSE(server.accept(conn));
+    accepted = true;
+    server.close();
+    conn.close();
+  }));
+  ASSERT_FALSE(client.connect(server.local_address(), [&](std::error_code ec) {
+    EXPECT_FALSE(ec);
+    connected = true;
+    client.close();
+  }));
+  // Every handle is closed on the runner: the fixture's TearDown has nothing to run here.
+  std::thread runner([&] { loop().run(); });
+  runner.join();
+  EXPECT_EQ(loop().handle_count(), 0u);
+  EXPECT_TRUE(fired);
+  EXPECT_TRUE(accepted);
+  EXPECT_TRUE(connected);
 }
 
 TEST_P(LoopTest, CloseWithOpenHandlesReportsBusy) {

@@ -2,6 +2,11 @@
 //
 // Threads: a loop and everything attached to it (handles, next_tick, immediates) may only be
 // used from the thread that runs it, except async::send(), which any thread may call.
+// A loop may be made on one thread and run on another. On the io_uring port the first
+// thread that runs it keeps it: its ring is single-issuer with deferred completions (the
+// kernel refuses such a ring to every other thread), so running it, or destroying it with
+// handles still open, from another thread afterwards ends the process with a message. Set
+// EDDY_URING_SINGLE_ISSUER=0 in a program that moves a loop between threads.
 // Ownership: the user owns the loop object. Handles must be closed (and their close
 // callbacks run) before close() succeeds; the destructor closes what is still open.
 #pragma once

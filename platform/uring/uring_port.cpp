@@ -3,25 +3,52 @@
 // only, except wake().
 #include "platform/uring/port_state.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "platform/contract/fault.hpp"
 #include "platform/posix/fs_posix.hpp"
 
 namespace eddy::platform::uring {
 namespace posix_fs = detail::fs_posix;
 
+namespace {
+
+// EDDY_URING_SINGLE_ISSUER=0 (or "off") keeps rings usable from any thread.
+bool single_issuer_wanted() noexcept {
+  const char* env = std::getenv("EDDY_URING_SINGLE_ISSUER");
+  return env == nullptr || (std::strcmp(env, "0") != 0 && std::strcmp(env, "off") != 0);
+}
+
+}  // namespace
+
 std::error_code port::init() {
+  // In order of preference (each needs a newer kernel than the next):
+  // - single issuer + deferred task running (6.1): completions are posted only when the loop
+  //   asks for them, in one batch on its own thread. Created disabled, so that the thread
+  //   that binds the ring is the first to submit (see enable_now), not the one that made it.
+  // - cooperative task running (5.19): posted when the loop enters the kernel anyway,
+  //   instead of interrupting it.
+  // The TASKRUN flag (with either) says when completions wait to be posted.
+  constexpr unsigned deferred = IORING_SETUP_CLAMP | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                                IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
+  constexpr unsigned cooperative = IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  int r = -EINVAL;
   io_uring_params params{};
-  // Cooperative task running (Linux 5.19+): completions are posted when the loop enters the
-  // kernel anyway, instead of interrupting it; the TASKRUN flag says when to enter.
-  params.flags = IORING_SETUP_CLAMP | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-  int r = io_uring_queue_init_params(ring_entries, &ring_, &params);
-  if (r == -EINVAL) {
+  for (unsigned flags : {single_issuer_wanted() ? deferred : cooperative, cooperative, unsigned{IORING_SETUP_CLAMP}}) {
     params = io_uring_params{};
-    params.flags = IORING_SETUP_CLAMP;
+    params.flags = flags;
     r = io_uring_queue_init_params(ring_entries, &ring_, &params);
+    if (r != -EINVAL) break;
   }
   if (r < 0) return make_error_code(errc::backend_unavailable);  // e.g. seccomp, io_uring_disabled
   open_ = true;
+  disabled_ = (params.flags & IORING_SETUP_R_DISABLED) != 0;
+  single_issuer_ = (params.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
   // Timeouts through the wait itself need IORING_FEAT_EXT_ARG (Linux 5.11); without it
   // the epoll port is the better choice, so say unavailable and let the loop fall back.
   if ((params.features & IORING_FEAT_EXT_ARG) == 0 || (params.features & IORING_FEAT_NODROP) == 0) {
@@ -39,11 +66,38 @@ std::error_code port::init() {
   return {};
 }
 
+void port::enable_now() noexcept {
+  disabled_ = false;
+  owner_ = ::gettid();
+  // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it: the
+  // register call itself.
+  if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
+    // Cannot happen for a ring this port made disabled; without it nothing would run.
+    std::fputs("eddy: io_uring: the ring could not be enabled\n", stderr);
+    std::abort();
+  }
+  // A registered ring descriptor (Linux 5.18+) spares io_uring_enter the descriptor lookup.
+  // The registration belongs to the calling thread, so only a ring bound to this thread
+  // uses it; without it, liburing uses the plain descriptor.
+  if (single_issuer_) (void)io_uring_register_ring_fd(&ring_);
+}
+
+void port::check_thread() noexcept {
+  if (!single_issuer_ || disabled_ || owner_ == ::gettid()) return;
+  // The kernel refuses every submission and wait of a single-issuer ring from another thread
+  // (-EEXIST): the loop could never make progress again.
+  std::fputs("eddy: an io_uring loop ran on a thread other than the one that first ran it; set "
+             "EDDY_URING_SINGLE_ISSUER=0 for programs that move a loop between threads\n",
+             stderr);
+  std::abort();
+}
+
 io_uring_sqe* port::get_sqe() noexcept {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {
     // The submission queue is full: hand what is there to the kernel and try again.
     // IORING_FEAT_NODROP guarantees completions are not lost while we do.
+    enable();
     io_uring_submit(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
@@ -94,6 +148,7 @@ void port::detach(detail::io_object& io) noexcept {
     // another process may hold the same listening socket (passed over an ipc pipe). Until
     // the cancel runs, the ring would still accept connections that nobody here serves.
     // (A multishot accept is cancelled within the submit call.)
+    enable();
     io_uring_submit(&ring_);
   } else {
     free_listener(l);
@@ -376,6 +431,8 @@ std::uint32_t port::reap(detail::poll_result& out) {
 
 detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
+  enable();
+  check_thread();
   if (ready_head_ != nullptr) timeout_ns = 0;
   if (timeout_ns == 0) {
     // Enter the kernel only to submit, or when completions wait to be posted.

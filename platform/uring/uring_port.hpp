@@ -3,6 +3,15 @@
 // so submitting and waiting is one io_uring_enter per iteration, and no timer thread exists.
 // Wake is an eventfd with a read kept armed on the ring.
 //
+// The ring is set up single-issuer with deferred task running (Linux 6.1+, probed, with
+// cooperative task running as the fallback): the kernel posts completions only when the
+// loop enters it to wait or to collect them, in one batch, and never interrupts the loop
+// thread to do so. The ring is created disabled and enabled by its first submission, which
+// binds it to that thread: on this port a loop must keep running on the thread that first
+// ran it (poll() aborts with a message otherwise; EDDY_URING_SINGLE_ISSUER=0 turns the mode
+// off for programs that move a loop between threads). A bound ring's descriptor is
+// registered with its thread (Linux 5.18+), so io_uring_enter skips the descriptor lookup.
+//
 // Sockets read with one multishot receive (recvmsg for datagram sockets, with the sender's
 // address) into a ring of provided buffers (Linux 6.0+;
 // probed, with plain receives into the caller's buffer as the fallback): no buffer is pinned
@@ -13,6 +22,8 @@
 #pragma once
 
 #include <liburing.h>
+
+#include <sys/types.h>
 
 #include <vector>
 
@@ -48,6 +59,13 @@ class port {
 
  private:
   io_uring_sqe* get_sqe() noexcept;
+  // Before any io_uring_enter: enables a ring that was created disabled (binding it to the
+  // calling thread); in poll(), also checks that the loop still runs on that thread.
+  void enable() noexcept {
+    if (disabled_) enable_now();
+  }
+  void enable_now() noexcept;
+  void check_thread() noexcept;
   void arm_wake() noexcept;
   std::uint32_t reap(detail::poll_result& out);
   static std::int32_t injected(detail::operation& op, std::int32_t res) noexcept;
@@ -88,6 +106,9 @@ class port {
 
   io_uring ring_{};
   bool open_ = false;
+  bool disabled_ = false;        // created with IORING_SETUP_R_DISABLED, not enabled yet
+  bool single_issuer_ = false;   // IORING_SETUP_SINGLE_ISSUER: bound to owner_
+  pid_t owner_ = 0;              // the kernel's id of that thread (a std::thread::id is reused at once)
   int wakefd_ = -1;
   std::uint64_t wake_value_ = 0;
 };
