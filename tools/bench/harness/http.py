@@ -213,6 +213,17 @@ def http_round(res, rnd, args, sys_tool, verified):
             cpu, rps = timed_http(server, 100, args.duration, script=args.pipeline_lua)
             res.add("http_pipe16_cpu", name, cpu)
             res.add("http_pipe16_rps", name, rps)
+            idle = res.values["rss_idle"][name][-1]
+            for conns in args.scale:
+                # Thousands of keep-alive connections (issue 14): CPU per request, peak RSS,
+                # and what each held connection costs beyond the idle server.
+                samples = []
+                cpu, rps = timed_http(server, conns, args.duration, rss_samples=samples)
+                peak = max(samples) if samples else proc_rss_mib(server.pid)
+                res.add(f"http_c{conns}_cpu", name, cpu)
+                res.add(f"http_c{conns}_rps", name, rps)
+                res.add(f"rss_c{conns}", name, peak)
+                res.add(f"mem_per_conn_c{conns}", name, max(peak - idle, 0.0) * 1024 / conns)
             if sys_tool and rnd == 0:
                 res.add("http_c100_syscalls", name, count_syscalls(sys_tool, server, 100, min(args.duration, 3)))
             log(f"    c100 {res.values['http_c100_cpu'][name][-1]:.2f} µs/req, "

@@ -6,6 +6,9 @@ import statistics
 from .http import HTTP_SERVERS
 
 # workload key -> (title, unit, better, description)
+# The connection counts of the scale runs (issue 14); full runs only (tools/bench/run --scale).
+SCALE = [5000, 10000]
+
 WORKLOADS = {
     "http_c100_cpu": ("HTTP hello, 100 connections: server CPU per request", "µs", "lower", ""),
     "http_c100_rps": ("HTTP hello, 100 connections: requests/s", "req/s", "higher", ""),
@@ -16,6 +19,13 @@ WORKLOADS = {
     "http_pipe16_rps": ("HTTP hello, 100 connections, 16-deep pipelining: requests/s", "req/s", "higher", ""),
     "rss_idle": ("RSS, idle server", "MiB", "lower", ""),
     "rss_c1000": ("RSS at 1000 connections", "MiB", "lower", ""),
+    **{k: v for n in SCALE for k, v in {
+        f"http_c{n}_cpu": (f"HTTP hello, {n} connections: server CPU per request", "µs", "lower", ""),
+        f"http_c{n}_rps": (f"HTTP hello, {n} connections: requests/s", "req/s", "higher", ""),
+        f"rss_c{n}": (f"RSS at {n} connections", "MiB", "lower", ""),
+        f"mem_per_conn_c{n}": (f"Memory per held connection at {n} (RSS under load − idle RSS) / connections",
+                               "KiB", "lower", ""),
+    }.items()},
     "pingpong": ("TCP ping-pong, 64 bytes, one connection", "round trips/s", "higher", ""),
     "pump": ("TCP pump, one connection, 256 KiB writes", "GB/s", "higher", ""),
     "timers": ("1M timers: start + run + close", "ms", "lower", ""),
@@ -76,6 +86,19 @@ TARGETS = [
      "eddy-co-io_uring", "eddy-io_uring", 0.95, "ge"),
     ("Observability on within 3% of off: c100 CPU/request observed/plain ≤ 1.03 (io_uring)", "http_c100_cpu",
      "eddy-observed-io_uring", "eddy-io_uring", 1.03, "le"),
+    # Issue 14: at scale, CPU per request at most libuv's (both ports) and the raw io_uring
+    # server's (io_uring); memory per held connection at most libuv's (one loop-wide read buffer).
+    *[t for wl, what in [("http_c1000_cpu", "1000 conn"), *[(f"http_c{n}_cpu", f"{n} conn") for n in SCALE],
+                         ("http_pipe16_cpu", "pipelined ×16")]
+      for t in [(f"HTTP {what} CPU/request: io_uring port ≤ 1.0× libuv", wl, "eddy-io_uring", "libuv", 1.0, "le"),
+                (f"HTTP {what} CPU/request: io_uring port ≤ 1.0× raw io_uring", wl, "eddy-io_uring", "raw-io_uring",
+                 1.0, "le"),
+                (f"HTTP {what} CPU/request: epoll port ≤ 1.0× libuv", wl, "eddy-epoll", "libuv", 1.0, "le")]],
+    *[(f"Memory per connection at {SCALE[-1]} ≤ libuv's ({who})", f"mem_per_conn_c{SCALE[-1]}", server, "libuv", 1.0,
+       "le") for who, server in [("io_uring port", "eddy-io_uring"), ("epoll port", "eddy-epoll"),
+                                 ("coroutines, io_uring", "eddy-co-io_uring")]],
+    *[(f"Idle RSS ≤ libuv + 1 MiB ({who})", "rss_idle", server, "libuv", 1.0, "diff")
+      for who, server in [("io_uring port", "eddy-io_uring"), ("epoll port", "eddy-epoll")]],
 ]
 
 
@@ -125,7 +148,8 @@ def cell(vals):
 
 
 HTTP_KEYS = ["http_c100_cpu", "http_c100_rps", "http_c100_syscalls", "http_c1000_cpu", "http_c1000_rps",
-             "http_pipe16_cpu", "http_pipe16_rps", "rss_idle", "rss_c1000"]
+             "http_pipe16_cpu", "http_pipe16_rps", "rss_idle", "rss_c1000"] + \
+    [k for n in SCALE for k in (f"http_c{n}_cpu", f"http_c{n}_rps", f"rss_c{n}", f"mem_per_conn_c{n}")]
 MICRO_KEYS = ["pingpong", "pump", "timers", "timers_start", "timers_run", "timers_close", "work", "async", "dns",
               "spawn"]
 
@@ -282,18 +306,21 @@ def charts(doc, outdir):
     http_impls = [s[0] for s in HTTP_SERVERS]
     specs = [
         ("http_cpu.svg", "HTTP hello: server CPU time per request (lower is better)",
-         ["http_c100_cpu", "http_c1000_cpu"], http_impls, "µs per request"),
+         ["http_c100_cpu", "http_c1000_cpu"] + [f"http_c{n}_cpu" for n in SCALE], http_impls, "µs per request"),
         ("http_cpu_pipelined.svg", "HTTP hello, 16-deep pipelining: server CPU per request (lower is better)",
          ["http_pipe16_cpu"], http_impls, "µs per request"),
         ("http_rps.svg", "HTTP hello: requests per second (higher is better)",
          ["http_c100_rps", "http_c1000_rps", "http_pipe16_rps"], http_impls, "requests/s"),
-        ("rss.svg", "Resident memory (lower is better)", ["rss_idle", "rss_c1000"], http_impls, "MiB"),
+        ("rss.svg", "Resident memory (lower is better)", ["rss_idle", "rss_c1000"] + [f"rss_c{n}" for n in SCALE],
+         http_impls, "MiB"),
         ("syscalls.svg", "Syscalls per request at 100 connections (lower is better)", ["http_c100_syscalls"],
          http_impls, "syscalls per request"),
     ]
     labels = {"http_c100_cpu": "100 conn", "http_c1000_cpu": "1000 conn", "http_pipe16_cpu": "pipelined ×16",
               "http_c100_rps": "100 conn", "http_c1000_rps": "1000 conn", "http_pipe16_rps": "pipelined ×16",
-              "rss_idle": "idle", "rss_c1000": "1000 conn", "http_c100_syscalls": "100 conn"}
+              "rss_idle": "idle", "rss_c1000": "1000 conn", "http_c100_syscalls": "100 conn",
+              **{f"{k}{n}{sfx}": f"{n} conn" for n in SCALE for k, sfx in [("http_c", "_cpu"), ("http_c", "_rps"),
+                                                                            ("rss_c", "")]}}
     for fname, title, keys, impls, unit in specs:
         gs = [(labels[k], d) for k, d in group(keys, impls)]
         if not gs:
