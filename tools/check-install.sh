@@ -5,16 +5,48 @@
 #   2. with pkg-config:  c++ main.cpp $(pkg-config --cflags --libs eddy) through PKG_CONFIG_PATH
 # Exits non-zero on the first failure. Usage: tools/check-install.sh [work-dir]
 # (default: a fresh temporary folder, removed on success; EDDY_KEEP_WORK=1 keeps it).
+#
+# Windows: tools/check-install.sh --mingw BUILD_DIR [work-dir] installs an existing mingw-w64
+# build of eddy.dll (the mingw-wine preset's build/mingw-wine), cross-builds the consumer
+# against it with find_package(eddy CONFIG) (through eddy_DIR: the cross toolchain confines
+# CMAKE_PREFIX_PATH to the mingw sysroot) and runs it under Wine with eddy.dll next to it.
 set -euo pipefail
 
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work="${1:-$(mktemp -d "${TMPDIR:-/tmp}/eddy-install-check.XXXXXX")}"
-mkdir -p "$work"
-cxx="${CXX:-c++}"
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 
 step() { printf '\n== %s\n' "$*"; }
+
+if [[ "${1:-}" == --mingw ]]; then
+  build="$(cd "${2:?usage: check-install.sh --mingw BUILD_DIR [work-dir]}" && pwd)"
+  work="${3:-$(mktemp -d "${TMPDIR:-/tmp}/eddy-install-check-mingw.XXXXXX")}"
+  prefix="$work/prefix"
+  rm -rf "$prefix" "$work/consumer"
+  grep -q '^BUILD_SHARED_LIBS:BOOL=ON' "$build/CMakeCache.txt" || { echo "$build is not a DLL build" >&2; exit 1; }
+  step "mingw: install eddy.dll from $build into $prefix"
+  cmake --install "$build" --prefix "$prefix" >/dev/null
+  dll="$(find "$prefix" -name eddy.dll -print -quit)"
+  [[ -n $dll ]] || { echo "eddy.dll was not installed" >&2; exit 1; }
+  [[ -n "$(find "$prefix" -name 'libeddy.dll.a' -print -quit)" ]] || { echo "the import library was not installed" >&2; exit 1; }
+  step "mingw: consumer with find_package(eddy CONFIG)"
+  cmake -S "$src/tests/consumer" -B "$work/consumer" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$src/tools/toolchains/mingw-w64.cmake" \
+    -Deddy_DIR="$(dirname "$(find "$prefix" -name eddy-config.cmake -print -quit)")" >/dev/null
+  cmake --build "$work/consumer"
+  # It must load eddy.dll (not a static copy of eddy), which Windows finds next to it.
+  imports="$(x86_64-w64-mingw32-objdump -p "$work/consumer/eddy_consumer.exe")"
+  grep -q "DLL Name: eddy.dll" <<<"$imports" || { echo "eddy_consumer.exe does not import eddy.dll" >&2; exit 1; }
+  cp "$dll" "$work/consumer/"
+  "$src/tools/wine-run.sh" "$work/consumer/eddy_consumer.exe"
+  step "mingw install check passed (eddy.dll, find_package, run under Wine)"
+  if [[ $# -lt 3 && "${EDDY_KEEP_WORK:-0}" != 1 ]]; then rm -rf "$work"; fi
+  exit 0
+fi
+
+work="${1:-$(mktemp -d "${TMPDIR:-/tmp}/eddy-install-check.XXXXXX")}"
+mkdir -p "$work"
+cxx="${CXX:-c++}"
 
 for kind in shared static; do
   if [[ $kind == shared ]]; then shared=ON; else shared=OFF; fi

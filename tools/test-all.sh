@@ -4,7 +4,9 @@
 #   - Linux, ThreadSanitizer
 #   - Linux, shared library, plus an install check (find_package and pkg-config)
 #   - Linux, clang (both ports, -Werror: GCC and clang both build eddy warning-free)
-#   - Windows (mingw-w64 cross build) with the tests under Wine (iocp port)
+#   - Windows (mingw-w64 cross build of eddy.dll) with the tests under Wine (iocp port; the
+#     samples load eddy.dll, the unit tests link a static copy of the same objects), plus an
+#     install check of the DLL (find_package from a cross-compiled consumer, run under Wine)
 #   - bench-quick: tools/bench/run --quick, eddy against its peers (about 3 minutes plus the
 #     build); its Markdown table goes into the log. It fails only when a workload errors (a
 #     server that does not start, wrk errors, wrong response bytes), never on a timing.
@@ -56,6 +58,11 @@ run_preset() {
     trap '"$here/wine-env.sh" stop' EXIT
     local rc=0
     ctest --preset "$p" </dev/null || rc=1
+    # The preset builds eddy.dll: install it and run a consumer linked to it (issue 15).
+    if ((rc == 0)); then
+      echo "=== $p: install check (eddy.dll)"
+      bash "$here/check-install.sh" --mingw "build/$p" || rc=1
+    fi
     "$here/wine-env.sh" stop
     trap - EXIT
     ((rc == 0)) || return 1

@@ -91,4 +91,10 @@ std::uint64_t total_memory() noexcept;
 std::uint64_t free_memory() noexcept;
 std::error_code resident_set_size(std::uint64_t& out);
 
+// True while the process is being torn down after its other threads were ended: on Windows,
+// the static destructors of a DLL (eddy.dll) run at process exit under the loader lock, after
+// ExitProcess stopped every other thread, so a thread cannot be joined then (the join never
+// returns). Always false on POSIX, where static destructors run while threads still live.
+bool process_exiting() noexcept;
+
 }  // namespace eddy::detail::proc

@@ -381,6 +381,8 @@ std::error_code hostname(std::string& out) {
   return {};
 }
 
+bool process_exiting() noexcept { return false; }
+
 unsigned available_parallelism() noexcept {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -512,6 +512,14 @@ std::error_code hostname(std::string& out) {
   return {};
 }
 
+bool process_exiting() noexcept {
+  // ntdll's RtlDllShutdownInProgress: true once ExitProcess has begun detaching DLLs.
+  using shutdown_fn = BOOLEAN(WINAPI*)();
+  static const auto fn = reinterpret_cast<shutdown_fn>(
+      reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "RtlDllShutdownInProgress")));
+  return fn != nullptr && fn() != 0;
+}
+
 unsigned available_parallelism() noexcept {
   DWORD_PTR process_mask = 0;
   DWORD_PTR system_mask = 0;

@@ -36,6 +36,7 @@
 #include "eddy/work.hpp"
 #include "loop/loop_impl.hpp"
 #include "platform/contract/fault.hpp"
+#include "platform/contract/process.hpp"
 
 namespace eddy {
 namespace detail {
@@ -213,6 +214,12 @@ class threadpool {
   }
 
   ~threadpool() {
+    if (proc::process_exiting()) {
+      // eddy.dll's destructors at process exit (Windows): the workers were already ended
+      // with the process, and joining them would wait forever. Nothing is left to run.
+      for (auto& w : workers_) w->thread.detach();
+      return;
+    }
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
