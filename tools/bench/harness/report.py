@@ -117,7 +117,11 @@ def check_targets(values):
             got = statistics.median([ev[i] - v[peer][i] for i in range(n)])
         else:
             n = min(len(ev), len(v[peer]))
-            got = statistics.median([ev[i] / v[peer][i] for i in range(n)])
+            rs = [ev[i] / v[peer][i] for i in range(n) if v[peer][i]]  # as ratios(): a 0 has no ratio
+            if not rs:
+                out.append({"target": desc, "status": "not measured"})
+                continue
+            got = statistics.median(rs)
         met = got >= limit if how == "ge" else got <= limit
         out.append({"target": desc, "value": got, "limit": limit, "kind": how, "status": "met" if met else "missed"})
     return out
