@@ -24,6 +24,13 @@ bool single_issuer_wanted() noexcept {
   return env == nullptr || (std::strcmp(env, "0") != 0 && std::strcmp(env, "off") != 0);
 }
 
+// The calling thread's kernel id, read once per thread: poll() asks on every iteration, and
+// gettid is a real system call.
+pid_t this_thread_id() noexcept {
+  thread_local const pid_t id = ::gettid();
+  return id;
+}
+
 }  // namespace
 
 std::error_code port::init() {
@@ -68,7 +75,7 @@ std::error_code port::init() {
 
 void port::enable_now() noexcept {
   disabled_ = false;
-  owner_ = ::gettid();
+  owner_ = this_thread_id();
   // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not export it: the
   // register call itself.
   if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) < 0) {
@@ -83,7 +90,7 @@ void port::enable_now() noexcept {
 }
 
 void port::check_thread() noexcept {
-  if (!single_issuer_ || disabled_ || owner_ == ::gettid()) return;
+  if (!single_issuer_ || disabled_ || owner_ == this_thread_id()) return;
   // The kernel refuses every submission and wait of a single-issuer ring from another thread
   // (-EEXIST): the loop could never make progress again.
   std::fputs("eddy: an io_uring loop ran on a thread other than the one that first ran it; set "
