@@ -20,7 +20,7 @@ namespace chaos {
 #if defined(_WIN32)
 // The console-control hook cannot be triggered from a test: feed its entry point instead.
 inline constexpr int signal_a = eddy::signals::sigbreak, signal_b = eddy::signals::sigint;
-inline void send_signal(int signum) { eddy::detail::sig::dispatch(signum); }
+inline void send_signal(int signum) { eddy::contract::signal::dispatch(signum); }
 #else
 inline constexpr int signal_a = SIGUSR1, signal_b = SIGUSR2;
 inline void send_signal(int signum) { ::raise(signum); }  // the handler has run when it returns

@@ -25,7 +25,7 @@ using eddy_test::thrower;
 
 #if defined(_WIN32)
 constexpr int test_signal = eddy::signals::sigbreak;
-void send_signal(int signum) { eddy::detail::sig::dispatch(signum); }
+void send_signal(int signum) { eddy::contract::signal::dispatch(signum); }
 #else
 constexpr int test_signal = SIGUSR1;
 void send_signal(int signum) { ::raise(signum); }

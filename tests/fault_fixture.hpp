@@ -16,7 +16,7 @@
 
 namespace eddy_test {
 
-namespace fault = eddy::detail::fault;
+namespace fault = eddy::contract::fault;
 
 inline std::string text(std::span<const std::byte> d) { return {reinterpret_cast<const char*>(d.data()), d.size()}; }
 

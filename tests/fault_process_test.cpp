@@ -22,7 +22,7 @@ namespace {
 
 using eddy::errc;
 using eddy_test::FaultTest;
-namespace fault = eddy::detail::fault;
+namespace fault = eddy::contract::fault;
 namespace fs = eddy::fs;
 using fk = fault::kind;
 using namespace std::chrono_literals;

@@ -17,7 +17,7 @@ using eddy::errc;
 using eddy_test::fault_echo_client;
 using eddy_test::echo_server;
 using eddy_test::FaultTest;
-namespace fault = eddy::detail::fault;
+namespace fault = eddy::contract::fault;
 using fk = fault::kind;
 
 class FaultEchoTest : public FaultTest {

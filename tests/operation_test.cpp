@@ -99,7 +99,7 @@ TEST_P(OperationTest, DeferredCompletionRunsInThePendingPhase) {
 // op_kind::poll: readiness without I/O (what the c-ares resolver is driven by). The iocp
 // port has no readiness and must say not_supported rather than never completing.
 TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
-  namespace net = eddy::detail::net;
+  namespace net = eddy::contract::net;
   net::native_socket rx = net::invalid_socket, tx = net::invalid_socket;
   ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, rx));
   ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, tx));

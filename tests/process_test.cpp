@@ -446,7 +446,7 @@ EDDY_INSTANTIATE_PORTS(ProcessTest);
 // ---------------------------------------------------------------- without a loop
 
 TEST(CommandLineQuoting, FollowsCommandLineToArgvWRules) {
-  using eddy::detail::proc::quote_command_line;
+  using eddy::contract::process::quote_command_line;
   EXPECT_EQ(quote_command_line({"prog", "a", "b c"}), "prog a \"b c\"");
   EXPECT_EQ(quote_command_line({"p", ""}), "p \"\"");
   EXPECT_EQ(quote_command_line({"p", "say \"hi\""}), "p \"say \\\"hi\\\"\"");

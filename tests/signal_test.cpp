@@ -1,7 +1,7 @@
 // Signals: delivery to every handle and every loop, oneshot, stop, and the default
 // disposition coming back. POSIX raises real signals; on Windows the console-control hook
 // cannot be triggered from inside a test, so the test feeds the same entry point the hook
-// calls (sig::dispatch) — the path from there to the callbacks is the same.
+// calls (eddy::contract::signal::dispatch) — the path from there to the callbacks is the same.
 #include <csignal>
 #include <thread>
 
@@ -22,7 +22,7 @@ EDDY_INSTANTIATE_PORTS(SignalTest);
 #if defined(_WIN32)
 constexpr int test_signal = eddy::signals::sigbreak;
 constexpr int other_signal = eddy::signals::sigint;
-void send_signal(int signum) { eddy::detail::sig::dispatch(signum); }
+void send_signal(int signum) { eddy::contract::signal::dispatch(signum); }
 #else
 constexpr int test_signal = SIGUSR1;
 constexpr int other_signal = SIGUSR2;

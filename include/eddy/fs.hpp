@@ -134,7 +134,7 @@ class error {
   std::string path_, dest_;
 };
 
-namespace detail_ {
+namespace detail {
 struct request_state;
 }
 
@@ -148,10 +148,10 @@ class request {
   // thread only.
   EDDY_API bool cancel() noexcept;
 
-  explicit request(std::shared_ptr<detail_::request_state> s) noexcept : state_(std::move(s)) {}
+  explicit request(std::shared_ptr<detail::request_state> s) noexcept : state_(std::move(s)) {}
 
  private:
-  std::shared_ptr<detail_::request_state> state_;
+  std::shared_ptr<detail::request_state> state_;
 };
 
 // Callbacks run on the loop thread.

@@ -4,7 +4,7 @@
 #include <array>
 #include <atomic>
 
-namespace eddy::detail::fault {
+namespace eddy::contract::fault {
 namespace {
 
 struct point {
@@ -56,4 +56,4 @@ int hit(kind k) noexcept {
   return 0;
 }
 
-}  // namespace eddy::detail::fault
+}  // namespace eddy::contract::fault

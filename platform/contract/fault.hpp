@@ -38,7 +38,7 @@
 #include <cstdint>
 #include <system_error>
 
-namespace eddy::detail::fault {
+namespace eddy::contract::fault {
 
 enum class kind : std::uint8_t { socket, accept, submit, recv, send, memory, pool_job, spawn, file_open };
 inline constexpr int kind_count = 9;
@@ -55,9 +55,9 @@ std::uint64_t fired(kind k) noexcept;
 // The hook: 0, or the errno value to fail with.
 int hit(kind k) noexcept;
 
-#define EDDY_FAULT(k) (::eddy::detail::fault::hit(::eddy::detail::fault::kind::k))
+#define EDDY_FAULT(k) (::eddy::contract::fault::hit(::eddy::contract::fault::kind::k))
 #else
 #define EDDY_FAULT(k) 0
 #endif
 
-}  // namespace eddy::detail::fault
+}  // namespace eddy::contract::fault

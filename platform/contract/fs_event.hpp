@@ -14,7 +14,9 @@
 
 #include "platform/contract/port.hpp"
 
-namespace eddy::detail::fs_watch {
+namespace eddy::contract::fs_event {
+
+using detail::io_kind;  // the port contract's kinds (platform/contract/port.hpp)
 
 // What open() set up.
 struct target {
@@ -45,4 +47,4 @@ void close(target& t) noexcept;
 // Appends the changes in buf (len bytes, what one read returned) to out.
 void parse(const target& t, const std::byte* buf, std::size_t len, std::vector<change>& out);
 
-}  // namespace eddy::detail::fs_watch
+}  // namespace eddy::contract::fs_event

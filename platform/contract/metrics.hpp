@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <system_error>
 
-namespace eddy::detail::proc {
+namespace eddy::contract::metrics {
 
 // How many descriptors (Windows: handles) the process has open.
 std::error_code open_descriptors(std::uint64_t& out);
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::metrics

@@ -14,7 +14,10 @@
 #include "eddy/address.hpp"
 #include "platform/contract/port.hpp"
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
+
+using detail::io_kind;  // the port contract's types (platform/contract/port.hpp)
+using detail::io_vec;
 
 using native_socket = std::intptr_t;
 inline constexpr native_socket invalid_socket = -1;  // also Windows' INVALID_SOCKET as intptr_t
@@ -94,4 +97,4 @@ std::error_code join_multicast(native_socket s, const socket_address& group, con
 std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, const native_address* to,
                        std::error_code& ec) noexcept;
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace eddy::detail::proc {
+namespace eddy::contract::process {
 
 // One descriptor of the child, as the core resolved it.
 struct stdio_plan {
@@ -97,4 +97,4 @@ std::error_code resident_set_size(std::uint64_t& out);
 // returns). Always false on POSIX, where static destructors run while threads still live.
 bool process_exiting() noexcept;
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::process

@@ -8,10 +8,10 @@
 
 #include "eddy/dns.hpp"
 
-namespace eddy::detail::resolver {
+namespace eddy::contract::resolver {
 
 std::error_code lookup(const std::string& host, const std::string& service, const dns::lookup_hints& hints,
                        std::vector<socket_address>& out);
 std::error_code reverse(const socket_address& address, bool numeric, std::string& host, std::string& service);
 
-}  // namespace eddy::detail::resolver
+}  // namespace eddy::contract::resolver

@@ -5,7 +5,7 @@
 
 #include <system_error>
 
-namespace eddy::detail::sig {
+namespace eddy::contract::signal {
 
 // Called by the OS hook, in a signal handler (POSIX) or on a console-control thread
 // (Windows), with a signal number. Must be async-signal-safe. Defined by the core.
@@ -25,4 +25,4 @@ void after_dispatch(int signum) noexcept;
 // the console is closing and the OS ends the process in a few seconds, so shut down).
 bool hangup_means_exit() noexcept;
 
-}  // namespace eddy::detail::sig
+}  // namespace eddy::contract::signal

@@ -9,7 +9,7 @@
 
 #include "platform/contract/net.hpp"
 
-namespace eddy::detail::net::bsd {
+namespace eddy::contract::net::bsd {
 
 inline void to_sockaddr(const socket_address& addr, native_address& out) noexcept {
   out.data.fill(std::byte{0});
@@ -51,4 +51,4 @@ inline socket_address from_sockaddr(const void* p, std::size_t len) noexcept {
   return {};
 }
 
-}  // namespace eddy::detail::net::bsd
+}  // namespace eddy::contract::net::bsd

@@ -8,7 +8,9 @@
 #include "eddy/tty.hpp"
 #include "platform/contract/port.hpp"
 
-namespace eddy::detail::term {
+namespace eddy::contract::tty {
+
+using detail::io_kind;  // the port contract's kinds (platform/contract/port.hpp)
 
 handle_kind guess(int fd) noexcept;
 // Opens terminal fd for the loop: out is what the port watches (POSIX: the reopened device,
@@ -20,4 +22,4 @@ std::error_code reset_mode() noexcept;
 // Releases what open() returned (the reopened descriptor).
 void close(std::intptr_t native) noexcept;
 
-}  // namespace eddy::detail::term
+}  // namespace eddy::contract::tty

@@ -33,8 +33,8 @@ bool is_self_connected(SOCKET s) noexcept {
       ::getpeername(s, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
     return false;
   }
-  return detail::net::from_native(&local, static_cast<std::size_t>(local_len)) ==
-         detail::net::from_native(&peer, static_cast<std::size_t>(peer_len));
+  return contract::net::from_native(&local, static_cast<std::size_t>(local_len)) ==
+         contract::net::from_native(&peer, static_cast<std::size_t>(peer_len));
 }
 
 // slot's AcceptEx (on a listener not detached) finished with ec: its connection goes to the
@@ -76,8 +76,8 @@ std::error_code issue_connect(detail::operation& op, op_state& st, const detail:
   int local_len = sizeof local;
   if (::getsockname(s, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
     if (::WSAGetLastError() != WSAEINVAL) return last_wsa_error();
-    detail::net::native_address any;
-    detail::net::to_native(io.family == AF_INET6 ? socket_address::any_v6(0) : socket_address::any_v4(0), any);
+    contract::net::native_address any;
+    contract::net::to_native(io.family == AF_INET6 ? socket_address::any_v6(0) : socket_address::any_v4(0), any);
     if (::bind(s, reinterpret_cast<const sockaddr*>(any.data.data()), static_cast<int>(any.len)) != 0) {
       return last_wsa_error();
     }
@@ -298,7 +298,7 @@ bool port::finish_recvfrom(detail::operation& op, std::error_code& ec, std::uint
   WSABUF b{wsabuf_len(buf.len), static_cast<CHAR*>(buf.base)};
   DWORD n = 0;
   DWORD flags = 0;
-  INT fromlen = static_cast<INT>(sizeof(detail::net::native_address::data));
+  INT fromlen = static_cast<INT>(sizeof(contract::net::native_address::data));
   op.flags = 0;
   if (::WSARecvFrom(s, &b, 1, &n, &flags, static_cast<sockaddr*>(op.from), &fromlen, nullptr, nullptr) == 0) {
     bytes = n;
@@ -386,8 +386,8 @@ void port::arm_accepts(accept_context& ctx) noexcept {
     while (slot->socket != INVALID_SOCKET) ++slot;
     // The socket AcceptEx connects is created up front, of the listener's family, with the
     // same flags as every eddy socket (overlapped, not inheritable, non-blocking).
-    detail::net::native_socket accepted = detail::net::invalid_socket;
-    if (auto ec = detail::net::open_tcp(ctx.family == AF_INET6 ? address_family::ipv6 : address_family::ipv4,
+    contract::net::native_socket accepted = contract::net::invalid_socket;
+    if (auto ec = contract::net::open_tcp(ctx.family == AF_INET6 ? address_family::ipv6 : address_family::ipv4,
                                         accepted)) {
       if (!ctx.stashed_error) ctx.stashed_error = ec;
       return;

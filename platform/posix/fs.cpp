@@ -1,6 +1,6 @@
 // The file-system calls on Linux (both the io_uring and the epoll port use these on the
 // thread pool). stat goes through statx for the birth time; the io_uring port's native statx
-// fills stat_info through the same fs_posix::from_statx.
+// fills stat_info through the same platform::posix::from_statx.
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -22,36 +22,34 @@
 #include "platform/contract/fault.hpp"
 #include "platform/posix/fs_posix.hpp"
 
-namespace eddy::detail {
+namespace eddy::platform::posix {
 
-namespace fs_posix {
-
-int to_open_flags(fs::open_flags f) noexcept {
+int to_open_flags(eddy::fs::open_flags f) noexcept {
   int o = O_CLOEXEC;
-  const bool r = any(f, fs::open_flags::read), w = any(f, fs::open_flags::write);
+  const bool r = any(f, eddy::fs::open_flags::read), w = any(f, eddy::fs::open_flags::write);
   o |= r && w ? O_RDWR : w ? O_WRONLY : O_RDONLY;
-  if (any(f, fs::open_flags::create)) o |= O_CREAT;
-  if (any(f, fs::open_flags::exclusive)) o |= O_EXCL;
-  if (any(f, fs::open_flags::truncate)) o |= O_TRUNC;
-  if (any(f, fs::open_flags::append)) o |= O_APPEND;
-  if (any(f, fs::open_flags::sync)) o |= O_SYNC;
+  if (any(f, eddy::fs::open_flags::create)) o |= O_CREAT;
+  if (any(f, eddy::fs::open_flags::exclusive)) o |= O_EXCL;
+  if (any(f, eddy::fs::open_flags::truncate)) o |= O_TRUNC;
+  if (any(f, eddy::fs::open_flags::append)) o |= O_APPEND;
+  if (any(f, eddy::fs::open_flags::sync)) o |= O_SYNC;
   return o;
 }
 
-fs::file_type type_of_mode(unsigned mode) noexcept {
+eddy::fs::file_type type_of_mode(unsigned mode) noexcept {
   switch (mode & S_IFMT) {
-    case S_IFREG: return fs::file_type::regular;
-    case S_IFDIR: return fs::file_type::directory;
-    case S_IFLNK: return fs::file_type::symlink;
-    case S_IFIFO: return fs::file_type::fifo;
-    case S_IFSOCK: return fs::file_type::socket;
-    case S_IFCHR: return fs::file_type::character;
-    case S_IFBLK: return fs::file_type::block;
-    default: return fs::file_type::unknown;
+    case S_IFREG: return eddy::fs::file_type::regular;
+    case S_IFDIR: return eddy::fs::file_type::directory;
+    case S_IFLNK: return eddy::fs::file_type::symlink;
+    case S_IFIFO: return eddy::fs::file_type::fifo;
+    case S_IFSOCK: return eddy::fs::file_type::socket;
+    case S_IFCHR: return eddy::fs::file_type::character;
+    case S_IFBLK: return eddy::fs::file_type::block;
+    default: return eddy::fs::file_type::unknown;
   }
 }
 
-void from_statx(const struct statx& x, fs::stat_info& out) noexcept {
+void from_statx(const struct statx& x, eddy::fs::stat_info& out) noexcept {
   auto ns = [](const statx_timestamp& t) {
     return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(t.tv_nsec);
   };
@@ -73,9 +71,9 @@ void from_statx(const struct statx& x, fs::stat_info& out) noexcept {
   out.birthtime_ns = (x.stx_mask & STATX_BTIME) != 0 ? ns(x.stx_btime) : out.ctime_ns;
 }
 
-}  // namespace fs_posix
+}  // namespace eddy::platform::posix
 
-namespace fsys {
+namespace eddy::contract::fs {
 namespace {
 
 std::error_code last_error() noexcept { return from_errno(errno); }
@@ -89,10 +87,10 @@ std::error_code retry(Fn fn) noexcept {
   }
 }
 
-std::error_code do_statx(int dirfd, const char* path, int flags, fs::stat_info& out) noexcept {
+std::error_code do_statx(int dirfd, const char* path, int flags, eddy::fs::stat_info& out) noexcept {
   struct statx x {};
   if (::statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &x) != 0) return last_error();
-  fs_posix::from_statx(x, out);
+  platform::posix::from_statx(x, out);
   return {};
 }
 
@@ -111,10 +109,10 @@ int fd_of(native_file f) noexcept { return static_cast<int>(f); }
 
 }  // namespace
 
-std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
+std::error_code open(const std::string& path, eddy::fs::open_flags flags, int mode, native_file& out) {
   if (int e = EDDY_FAULT(file_open)) return from_errno(e);
   int fd = -1;
-  auto ec = retry([&] { return fd = ::open(path.c_str(), fs_posix::to_open_flags(flags), mode); });
+  auto ec = retry([&] { return fd = ::open(path.c_str(), platform::posix::to_open_flags(flags), mode); });
   if (!ec) out = fd;
   return ec;
 }
@@ -143,15 +141,15 @@ std::error_code write(native_file f, const io_vec* bufs, std::size_t nbufs, std:
   return ec;
 }
 
-std::error_code stat(const std::string& path, fs::stat_info& out) { return do_statx(AT_FDCWD, path.c_str(), 0, out); }
+std::error_code stat(const std::string& path, eddy::fs::stat_info& out) { return do_statx(AT_FDCWD, path.c_str(), 0, out); }
 
-std::error_code lstat(const std::string& path, fs::stat_info& out) {
+std::error_code lstat(const std::string& path, eddy::fs::stat_info& out) {
   return do_statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, out);
 }
 
-std::error_code fstat(native_file f, fs::stat_info& out) { return do_statx(fd_of(f), "", AT_EMPTY_PATH, out); }
+std::error_code fstat(native_file f, eddy::fs::stat_info& out) { return do_statx(fd_of(f), "", AT_EMPTY_PATH, out); }
 
-std::error_code statfs(const std::string& path, fs::statfs_info& out) {
+std::error_code statfs(const std::string& path, eddy::fs::statfs_info& out) {
   struct statfs s {};
   if (::statfs(path.c_str(), &s) != 0) return last_error();
   out = {static_cast<std::uint64_t>(s.f_type), static_cast<std::uint64_t>(s.f_bsize), s.f_blocks, s.f_bfree,
@@ -190,22 +188,22 @@ std::error_code opendir(const std::string& path, void*& out) {
   return {};
 }
 
-std::error_code readdir(void* d, std::size_t max, std::vector<fs::dir_entry>& out) {
+std::error_code readdir(void* d, std::size_t max, std::vector<eddy::fs::dir_entry>& out) {
   auto* dir = static_cast<DIR*>(d);
   while (max > 0) {
     errno = 0;
     const dirent* e = ::readdir(dir);
     if (e == nullptr) return errno != 0 ? last_error() : std::error_code{};
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    fs::file_type t = fs::file_type::unknown;
+    eddy::fs::file_type t = eddy::fs::file_type::unknown;
     switch (e->d_type) {
-      case DT_REG: t = fs::file_type::regular; break;
-      case DT_DIR: t = fs::file_type::directory; break;
-      case DT_LNK: t = fs::file_type::symlink; break;
-      case DT_FIFO: t = fs::file_type::fifo; break;
-      case DT_SOCK: t = fs::file_type::socket; break;
-      case DT_CHR: t = fs::file_type::character; break;
-      case DT_BLK: t = fs::file_type::block; break;
+      case DT_REG: t = eddy::fs::file_type::regular; break;
+      case DT_DIR: t = eddy::fs::file_type::directory; break;
+      case DT_LNK: t = eddy::fs::file_type::symlink; break;
+      case DT_FIFO: t = eddy::fs::file_type::fifo; break;
+      case DT_SOCK: t = eddy::fs::file_type::socket; break;
+      case DT_CHR: t = eddy::fs::file_type::character; break;
+      case DT_BLK: t = eddy::fs::file_type::block; break;
       default: break;
     }
     out.push_back({e->d_name, t});
@@ -226,22 +224,22 @@ std::error_code ftruncate(native_file f, std::int64_t length) {
   return retry([&] { return ::ftruncate(fd_of(f), length); });
 }
 
-std::error_code copyfile(const std::string& from, const std::string& to, fs::copy_flags flags) {
-  const auto has = [flags](fs::copy_flags b) { return (static_cast<std::uint32_t>(flags) & static_cast<std::uint32_t>(b)) != 0; };
+std::error_code copyfile(const std::string& from, const std::string& to, eddy::fs::copy_flags flags) {
+  const auto has = [flags](eddy::fs::copy_flags b) { return (static_cast<std::uint32_t>(flags) & static_cast<std::uint32_t>(b)) != 0; };
   native_file in = -1;
-  if (auto ec = open(from, fs::open_flags::read, 0, in)) return ec;
-  fs::stat_info st;
+  if (auto ec = open(from, eddy::fs::open_flags::read, 0, in)) return ec;
+  eddy::fs::stat_info st;
   std::error_code ec = fstat(in, st);
-  if (!ec && st.type == fs::file_type::directory) ec = from_errno(EISDIR);
+  if (!ec && st.type == eddy::fs::file_type::directory) ec = from_errno(EISDIR);
   native_file out = -1;
   if (!ec) {
     // Not O_TRUNC: copying a file onto itself must not empty it first.
-    fs::open_flags of = fs::open_flags::write | fs::open_flags::create;
-    if (has(fs::copy_flags::exclusive)) of = of | fs::open_flags::exclusive;
+    eddy::fs::open_flags of = eddy::fs::open_flags::write | eddy::fs::open_flags::create;
+    if (has(eddy::fs::copy_flags::exclusive)) of = of | eddy::fs::open_flags::exclusive;
     ec = open(to, of, static_cast<int>(st.mode), out);
   }
   if (!ec) {
-    fs::stat_info dst;
+    eddy::fs::stat_info dst;
     ec = fstat(out, dst);
     if (!ec && dst.dev == st.dev && dst.ino == st.ino) {  // the same file: nothing to do
       close(out);
@@ -252,9 +250,9 @@ std::error_code copyfile(const std::string& from, const std::string& to, fs::cop
   }
   if (!ec) {
     bool cloned = false;
-    if (has(fs::copy_flags::clone) || has(fs::copy_flags::clone_force)) {
+    if (has(eddy::fs::copy_flags::clone) || has(eddy::fs::copy_flags::clone_force)) {
       cloned = ::ioctl(fd_of(out), FICLONE, fd_of(in)) == 0;
-      if (!cloned && has(fs::copy_flags::clone_force)) ec = from_errno(errno == EINVAL || errno == EXDEV ? ENOTSUP : errno);
+      if (!cloned && has(eddy::fs::copy_flags::clone_force)) ec = from_errno(errno == EINVAL || errno == EXDEV ? ENOTSUP : errno);
     }
     std::int64_t off = 0;
     while (!ec && !cloned && off < static_cast<std::int64_t>(st.size)) {
@@ -280,7 +278,7 @@ std::error_code sendfile(native_file out, native_file in, std::int64_t in_offset
   return ec;
 }
 
-std::error_code access(const std::string& path, fs::access_mode mode) {
+std::error_code access(const std::string& path, eddy::fs::access_mode mode) {
   return retry([&] { return ::access(path.c_str(), static_cast<int>(mode)); });
 }
 
@@ -314,7 +312,7 @@ std::error_code link(const std::string& existing, const std::string& new_path) {
   return retry([&] { return ::link(existing.c_str(), new_path.c_str()); });
 }
 
-std::error_code symlink(const std::string& target, const std::string& path, fs::symlink_flags) {
+std::error_code symlink(const std::string& target, const std::string& path, eddy::fs::symlink_flags) {
   return retry([&] { return ::symlink(target.c_str(), path.c_str()); });
 }
 
@@ -340,5 +338,4 @@ std::error_code realpath(const std::string& path, std::string& out) {
   return {};
 }
 
-}  // namespace fsys
-}  // namespace eddy::detail
+}  // namespace eddy::contract::fs

@@ -11,7 +11,7 @@
 #include "eddy/fs_event.hpp"
 #include "platform/contract/fs_event.hpp"
 
-namespace eddy::detail::fs_watch {
+namespace eddy::contract::fs_event {
 namespace {
 
 constexpr std::uint32_t change_bits = IN_ATTRIB | IN_MODIFY;
@@ -66,17 +66,17 @@ void parse(const target& t, const std::byte* buf, std::size_t len, std::vector<c
     if (pos > len) break;
     change c;
     if ((ev.mask & IN_Q_OVERFLOW) != 0) {
-      c.events = fs_event::change;  // events were lost: "something changed"
+      c.events = eddy::fs_event::change;  // events were lost: "something changed"
       c.filename = t.is_file ? t.name : std::string();
       out.push_back(std::move(c));
       continue;
     }
-    if ((ev.mask & change_bits) != 0) c.events |= fs_event::change;
-    if ((ev.mask & rename_bits) != 0) c.events |= fs_event::rename;
+    if ((ev.mask & change_bits) != 0) c.events |= eddy::fs_event::change;
+    if ((ev.mask & rename_bits) != 0) c.events |= eddy::fs_event::rename;
     if (c.events == 0) continue;                      // IN_IGNORED and the like
     c.filename = ev.len != 0 ? std::string(name, ::strnlen(name, ev.len)) : t.name;
     out.push_back(std::move(c));
   }
 }
 
-}  // namespace eddy::detail::fs_watch
+}  // namespace eddy::contract::fs_event

@@ -6,10 +6,10 @@
 
 #include "eddy/fs.hpp"
 
-namespace eddy::detail::fs_posix {
+namespace eddy::platform::posix {
 
 int to_open_flags(fs::open_flags flags) noexcept;
 fs::file_type type_of_mode(unsigned mode) noexcept;
 void from_statx(const struct statx& x, fs::stat_info& out) noexcept;
 
-}  // namespace eddy::detail::fs_posix
+}  // namespace eddy::platform::posix

@@ -5,7 +5,7 @@
 #include "eddy/error.hpp"
 #include "platform/contract/metrics.hpp"
 
-namespace eddy::detail::proc {
+namespace eddy::contract::metrics {
 
 std::error_code open_descriptors(std::uint64_t& out) {
   DIR* d = ::opendir("/proc/self/fd");
@@ -19,4 +19,4 @@ std::error_code open_descriptors(std::uint64_t& out) {
   return {};
 }
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::metrics

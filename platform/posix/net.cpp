@@ -16,7 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 namespace {
 
 std::error_code last_error() noexcept { return from_errno(errno); }
@@ -187,11 +187,11 @@ void close(native_socket s) noexcept {
   if (s >= 0) ::close(fd_of(s));
 }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net
 
 // ---------------------------------------------------------------- UDP
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 
 std::error_code open_udp(address_family family, native_socket& out) noexcept {
   if (int e = EDDY_FAULT(socket)) return from_errno(e);
@@ -307,11 +307,11 @@ std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, c
   return static_cast<std::size_t>(n);
 }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net
 
 // ---------------------------------------------------------------- local (Unix domain sockets)
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 
 std::error_code open_local(native_socket& out) noexcept {
   if (int e = EDDY_FAULT(socket)) return from_errno(e);
@@ -383,4 +383,4 @@ std::string private_local_name(std::string_view base) {
 
 bool prefer_shared_accept() noexcept { return false; }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net

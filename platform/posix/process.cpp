@@ -29,7 +29,7 @@
 
 extern char** environ;
 
-namespace eddy::detail::proc {
+namespace eddy::contract::process {
 namespace {
 
 using platform::posix::close_fd;
@@ -430,4 +430,4 @@ std::error_code resident_set_size(std::uint64_t& out) {
   return {};
 }
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::process

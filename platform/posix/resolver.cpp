@@ -6,7 +6,7 @@
 #include "platform/contract/net.hpp"
 #include "platform/contract/resolver.hpp"
 
-namespace eddy::detail::resolver {
+namespace eddy::contract::resolver {
 namespace {
 
 std::error_code from_eai(int code) noexcept {
@@ -75,4 +75,4 @@ std::error_code reverse(const socket_address& address, bool numeric, std::string
   return {};
 }
 
-}  // namespace eddy::detail::resolver
+}  // namespace eddy::contract::resolver

@@ -5,7 +5,7 @@
 #include "eddy/error.hpp"
 #include "platform/contract/signal.hpp"
 
-namespace eddy::detail::sig {
+namespace eddy::contract::signal {
 namespace {
 
 void on_signal(int signum) {
@@ -37,4 +37,4 @@ void after_dispatch(int) noexcept {}
 
 bool hangup_means_exit() noexcept { return false; }
 
-}  // namespace eddy::detail::sig
+}  // namespace eddy::contract::signal

@@ -12,7 +12,7 @@
 
 #include "platform/contract/tty.hpp"
 
-namespace eddy::detail::term {
+namespace eddy::contract::tty {
 namespace {
 
 // The mode before the first set_mode(), for reset_mode(). reset_mode() may run in a signal
@@ -122,4 +122,4 @@ void close(std::intptr_t native) noexcept {
   if (native >= 0) ::close(static_cast<int>(native));
 }
 
-}  // namespace eddy::detail::term
+}  // namespace eddy::contract::tty

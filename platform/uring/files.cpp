@@ -6,7 +6,6 @@
 #include "platform/posix/fs_posix.hpp"
 
 namespace eddy::platform::uring {
-namespace posix_fs = detail::fs_posix;
 
 // Which file operations go through the ring: the kernel's probe says which opcodes exist
 // (never guessed from the version). Reads and writes at the file's position (offset -1) also
@@ -42,7 +41,7 @@ void port::prep_file(io_uring_sqe* sqe, detail::operation& op) noexcept {
   switch (op.kind) {
     case detail::op_kind::file_open:
       io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(op.addr),
-                           posix_fs::to_open_flags(static_cast<fs::open_flags>(op.flags)), op.mode);
+                           posix::to_open_flags(static_cast<fs::open_flags>(op.flags)), op.mode);
       break;
     case detail::op_kind::file_close:
       io_uring_prep_close(sqe, fd);

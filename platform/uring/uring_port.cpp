@@ -14,7 +14,6 @@
 #include "platform/posix/fs_posix.hpp"
 
 namespace eddy::platform::uring {
-namespace posix_fs = detail::fs_posix;
 
 namespace {
 
@@ -424,7 +423,7 @@ std::uint32_t port::reap(detail::poll_result& out) {
         op->result = 0;
         op->error = {};
       } else if (op->kind == detail::op_kind::file_stat) {
-        posix_fs::from_statx(*reinterpret_cast<const struct statx*>(op->buf.base), *static_cast<fs::stat_info*>(op->out));
+        posix::from_statx(*reinterpret_cast<const struct statx*>(op->buf.base), *static_cast<fs::stat_info*>(op->out));
         op->result = 0;
         op->error = {};
       } else {

@@ -17,12 +17,12 @@
 #include <memory>
 #include <random>
 
-namespace eddy::detail::fsys {
+namespace eddy::contract::fs {
 namespace {
 
-using namespace fs_win32;
+using namespace ::eddy::platform::win32;
 
-std::error_code stat_handle(HANDLE h, fs::stat_info& out) {
+std::error_code stat_handle(HANDLE h, eddy::fs::stat_info& out) {
   BY_HANDLE_FILE_INFORMATION info{};
   FILE_BASIC_INFO basic{};
   FILE_STANDARD_INFO standard{};
@@ -41,9 +41,9 @@ std::error_code stat_handle(HANDLE h, fs::stat_info& out) {
   }
   const bool directory = (a & FILE_ATTRIBUTE_DIRECTORY) != 0;
   out = {};
-  out.type = is_link ? fs::file_type::symlink : directory ? fs::file_type::directory : fs::file_type::regular;
-  if (::GetFileType(h) == FILE_TYPE_CHAR) out.type = fs::file_type::character;
-  if (::GetFileType(h) == FILE_TYPE_PIPE) out.type = fs::file_type::fifo;
+  out.type = is_link ? eddy::fs::file_type::symlink : directory ? eddy::fs::file_type::directory : eddy::fs::file_type::regular;
+  if (::GetFileType(h) == FILE_TYPE_CHAR) out.type = eddy::fs::file_type::character;
+  if (::GetFileType(h) == FILE_TYPE_PIPE) out.type = eddy::fs::file_type::fifo;
   // Windows has only the read-only attribute: everyone may read, write unless read-only.
   out.mode = (directory ? 0777u : 0666u) & ((a & FILE_ATTRIBUTE_READONLY) != 0 ? ~0222u : ~0u);
   out.dev = info.dwVolumeSerialNumber;
@@ -59,7 +59,7 @@ std::error_code stat_handle(HANDLE h, fs::stat_info& out) {
   return {};
 }
 
-std::error_code stat_path(const std::string& path, fs::stat_info& out, bool no_follow) {
+std::error_code stat_path(const std::string& path, eddy::fs::stat_info& out, bool no_follow) {
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   HANDLE h = open_meta(w, FILE_READ_ATTRIBUTES, no_follow);
@@ -134,33 +134,33 @@ std::error_code make_temp(std::string& tmpl, Create create) {
   return make_error_code(errc::file_exists);
 }
 
-// The directory stream behind fs::dir.
+// The directory stream behind eddy::fs::dir.
 struct find_dir {
   HANDLE find = INVALID_HANDLE_VALUE;
   WIN32_FIND_DATAW data{};
   bool have = false;  // data holds an entry not yet returned
 };
 
-fs::file_type entry_type(const WIN32_FIND_DATAW& d) noexcept {
+eddy::fs::file_type entry_type(const WIN32_FIND_DATAW& d) noexcept {
   if ((d.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0 &&
       (d.dwReserved0 == IO_REPARSE_TAG_SYMLINK || d.dwReserved0 == IO_REPARSE_TAG_MOUNT_POINT)) {
-    return fs::file_type::symlink;
+    return eddy::fs::file_type::symlink;
   }
-  return (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0 ? fs::file_type::directory : fs::file_type::regular;
+  return (d.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0 ? eddy::fs::file_type::directory : eddy::fs::file_type::regular;
 }
 
 }  // namespace
 
-std::error_code open(const std::string& path, fs::open_flags flags, int mode, native_file& out) {
+std::error_code open(const std::string& path, eddy::fs::open_flags flags, int mode, native_file& out) {
   if (int e = EDDY_FAULT(file_open)) return from_errno(e);
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   DWORD access = FILE_READ_ATTRIBUTES;
-  if (any(flags, fs::open_flags::read)) access |= GENERIC_READ;
-  if (any(flags, fs::open_flags::write)) access |= any(flags, fs::open_flags::append) ? FILE_APPEND_DATA : GENERIC_WRITE;
-  const bool create = any(flags, fs::open_flags::create), truncate = any(flags, fs::open_flags::truncate);
+  if (any(flags, eddy::fs::open_flags::read)) access |= GENERIC_READ;
+  if (any(flags, eddy::fs::open_flags::write)) access |= any(flags, eddy::fs::open_flags::append) ? FILE_APPEND_DATA : GENERIC_WRITE;
+  const bool create = any(flags, eddy::fs::open_flags::create), truncate = any(flags, eddy::fs::open_flags::truncate);
   DWORD disposition = OPEN_EXISTING;
-  if (create && any(flags, fs::open_flags::exclusive)) {
+  if (create && any(flags, eddy::fs::open_flags::exclusive)) {
     disposition = CREATE_NEW;
   } else if (create) {
     disposition = truncate ? CREATE_ALWAYS : OPEN_ALWAYS;
@@ -169,7 +169,7 @@ std::error_code open(const std::string& path, fs::open_flags flags, int mode, na
   }
   DWORD attrs = FILE_ATTRIBUTE_NORMAL;
   if (create && (mode & 0200) == 0) attrs = FILE_ATTRIBUTE_READONLY;
-  if (any(flags, fs::open_flags::sync)) attrs |= FILE_FLAG_WRITE_THROUGH;
+  if (any(flags, eddy::fs::open_flags::sync)) attrs |= FILE_FLAG_WRITE_THROUGH;
   HANDLE h = ::CreateFileW(w.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
                            disposition, attrs, nullptr);
   if (h == INVALID_HANDLE_VALUE) {
@@ -202,16 +202,16 @@ std::error_code write(native_file f, const io_vec* bufs, std::size_t nbufs, std:
   return transfer_all(f, true, bufs, nbufs, offset, bytes);
 }
 
-std::error_code stat(const std::string& path, fs::stat_info& out) { return stat_path(path, out, false); }
-std::error_code lstat(const std::string& path, fs::stat_info& out) { return stat_path(path, out, true); }
+std::error_code stat(const std::string& path, eddy::fs::stat_info& out) { return stat_path(path, out, false); }
+std::error_code lstat(const std::string& path, eddy::fs::stat_info& out) { return stat_path(path, out, true); }
 
-std::error_code fstat(native_file f, fs::stat_info& out) {
+std::error_code fstat(native_file f, eddy::fs::stat_info& out) {
   HANDLE h = handle_of(f);
   if (h == nullptr) return bad_handle();
   return stat_handle(h, out);
 }
 
-std::error_code statfs(const std::string& path, fs::statfs_info& out) {
+std::error_code statfs(const std::string& path, eddy::fs::statfs_info& out) {
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   if (attributes(w) == INVALID_FILE_ATTRIBUTES) return path_error(w);
@@ -266,7 +266,7 @@ std::error_code mkdtemp(std::string& tmpl) {
 
 std::error_code mkstemp(std::string& tmpl, native_file& out) {
   return make_temp(tmpl, [&out](const std::string& p) {
-    return open(p, fs::open_flags::read_write | fs::open_flags::create | fs::open_flags::exclusive, 0600, out);
+    return open(p, eddy::fs::open_flags::read_write | eddy::fs::open_flags::create | eddy::fs::open_flags::exclusive, 0600, out);
   });
 }
 
@@ -300,12 +300,12 @@ std::error_code opendir(const std::string& path, void*& out) {
   return {};
 }
 
-std::error_code readdir(void* dp, std::size_t max, std::vector<fs::dir_entry>& out) {
+std::error_code readdir(void* dp, std::size_t max, std::vector<eddy::fs::dir_entry>& out) {
   auto* d = static_cast<find_dir*>(dp);
   while (max > 0 && d->have) {
     const wchar_t* name = d->data.cFileName;
     if (std::wcscmp(name, L".") != 0 && std::wcscmp(name, L"..") != 0) {
-      fs::dir_entry e;
+      eddy::fs::dir_entry e;
       if (auto ec = to_utf8(name, static_cast<int>(std::wcslen(name)), e.name)) return ec;
       e.type = entry_type(d->data);
       out.push_back(std::move(e));
@@ -344,19 +344,19 @@ std::error_code ftruncate(native_file f, std::int64_t length) {
   return {};
 }
 
-std::error_code copyfile(const std::string& from, const std::string& to, fs::copy_flags flags) {
+std::error_code copyfile(const std::string& from, const std::string& to, eddy::fs::copy_flags flags) {
   const auto bits = static_cast<std::uint32_t>(flags);
   // No copy-on-write clone through this API: clone falls back to copying, clone_force fails.
-  if ((bits & static_cast<std::uint32_t>(fs::copy_flags::clone_force)) != 0) return make_error_code(errc::not_supported);
+  if ((bits & static_cast<std::uint32_t>(eddy::fs::copy_flags::clone_force)) != 0) return make_error_code(errc::not_supported);
   std::wstring a, b;
   if (auto ec = widen(from, a)) return ec;
   if (auto ec = widen(to, b)) return ec;
-  const BOOL fail_if_exists = (bits & static_cast<std::uint32_t>(fs::copy_flags::exclusive)) != 0;
+  const BOOL fail_if_exists = (bits & static_cast<std::uint32_t>(eddy::fs::copy_flags::exclusive)) != 0;
   if (::CopyFileW(a.c_str(), b.c_str(), fail_if_exists)) return {};
   const DWORD e = ::GetLastError();
   if (attributes(a) == INVALID_FILE_ATTRIBUTES) return path_error(a);  // the source is the problem
   // Copying a file onto itself fails (a sharing violation); POSIX treats it as done.
-  fs::stat_info sa, sb;
+  eddy::fs::stat_info sa, sb;
   if (!fail_if_exists && !stat(from, sa) && !stat(to, sb) && sa.dev == sb.dev && sa.ino == sb.ino) return {};
   return path_error(b, e);
 }
@@ -383,13 +383,13 @@ std::error_code sendfile(native_file out, native_file in, std::int64_t in_offset
   return {};
 }
 
-std::error_code access(const std::string& path, fs::access_mode mode) {
+std::error_code access(const std::string& path, eddy::fs::access_mode mode) {
   std::wstring w;
   if (auto ec = widen(path, w)) return ec;
   const DWORD a = attributes(w);
   if (a == INVALID_FILE_ATTRIBUTES) return path_error(w);
   // Only the read-only attribute says no (to writing a file), as in libuv.
-  const bool want_write = (static_cast<std::uint32_t>(mode) & static_cast<std::uint32_t>(fs::access_mode::write)) != 0;
+  const bool want_write = (static_cast<std::uint32_t>(mode) & static_cast<std::uint32_t>(eddy::fs::access_mode::write)) != 0;
   if (want_write && (a & FILE_ATTRIBUTE_READONLY) != 0 && (a & FILE_ATTRIBUTE_DIRECTORY) == 0) {
     return make_error_code(errc::permission_denied);
   }
@@ -456,4 +456,4 @@ std::error_code utime(const std::string& path, std::int64_t atime_ns, std::int64
   return ec;
 }
 
-}  // namespace eddy::detail::fsys
+}  // namespace eddy::contract::fs

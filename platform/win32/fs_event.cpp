@@ -8,7 +8,7 @@
 #include "eddy/fs_event.hpp"
 #include "platform/contract/fs_event.hpp"
 
-namespace eddy::detail::fs_watch {
+namespace eddy::contract::fs_event {
 namespace {
 
 std::wstring widen(const std::string& s) {
@@ -63,7 +63,7 @@ void close(target& t) noexcept {
 void parse(const target& t, const std::byte* buf, std::size_t len, std::vector<change>& out) {
   if (len == 0) {
     // More changed than the system kept between two reads: the records were dropped.
-    out.push_back({t.is_file ? t.name : std::string(), fs_event::change});
+    out.push_back({t.is_file ? t.name : std::string(), eddy::fs_event::change});
     return;
   }
   const std::wstring wanted = t.is_file ? widen(t.name) : std::wstring();
@@ -82,7 +82,7 @@ void parse(const target& t, const std::byte* buf, std::size_t len, std::vector<c
                           CSTR_EQUAL;
     if (wanted_name) {
       change c;
-      c.events = info.Action == FILE_ACTION_MODIFIED ? fs_event::change : fs_event::rename;
+      c.events = info.Action == FILE_ACTION_MODIFIED ? eddy::fs_event::change : eddy::fs_event::rename;
       c.filename = t.is_file ? t.name : narrow(name, chars);
       out.push_back(std::move(c));
     }
@@ -91,4 +91,4 @@ void parse(const target& t, const std::byte* buf, std::size_t len, std::vector<c
   }
 }
 
-}  // namespace eddy::detail::fs_watch
+}  // namespace eddy::contract::fs_event

@@ -7,10 +7,10 @@
 
 #include <cstring>
 
-namespace eddy::detail::fsys {
+namespace eddy::contract::fs {
 namespace {
 
-using namespace fs_win32;
+using namespace ::eddy::platform::win32;
 
 // REPARSE_DATA_BUFFER (ntifs.h, which mingw's user-mode headers do not ship).
 struct reparse_data {
@@ -31,14 +31,14 @@ std::error_code link(const std::string& existing, const std::string& new_path) {
   return {};
 }
 
-std::error_code symlink(const std::string& target, const std::string& path, fs::symlink_flags flags) {
+std::error_code symlink(const std::string& target, const std::string& path, eddy::fs::symlink_flags flags) {
   const auto bits = static_cast<std::uint32_t>(flags);
-  if ((bits & static_cast<std::uint32_t>(fs::symlink_flags::junction)) != 0) return make_error_code(errc::not_supported);
+  if ((bits & static_cast<std::uint32_t>(eddy::fs::symlink_flags::junction)) != 0) return make_error_code(errc::not_supported);
   std::wstring t, p;
   if (auto ec = widen(target, t)) return ec;
   if (auto ec = widen(path, p)) return ec;
   // Developer mode lets unprivileged users make links; older systems refuse the flag.
-  DWORD f = (bits & static_cast<std::uint32_t>(fs::symlink_flags::directory)) != 0 ? SYMBOLIC_LINK_FLAG_DIRECTORY : 0;
+  DWORD f = (bits & static_cast<std::uint32_t>(eddy::fs::symlink_flags::directory)) != 0 ? SYMBOLIC_LINK_FLAG_DIRECTORY : 0;
   BOOL ok = ::CreateSymbolicLinkW(p.c_str(), t.c_str(), f | 0x2 /* SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE */);
   DWORD e = ::GetLastError();
   if (!ok && e == ERROR_INVALID_PARAMETER) {
@@ -104,4 +104,4 @@ std::error_code realpath(const std::string& path, std::string& out) {
   return to_utf8(full.data(), static_cast<int>(full.size()), out);
 }
 
-}  // namespace eddy::detail::fsys
+}  // namespace eddy::contract::fs

@@ -12,11 +12,9 @@
 
 #include "platform/contract/fs.hpp"
 
-namespace eddy::detail::fs_win32 {
+namespace eddy::platform::win32 {
 
-using fsys::native_file;
-using platform::win32::to_utf8;
-using platform::win32::to_wide;
+using contract::fs::native_file;
 
 constexpr std::int64_t epoch_diff_100ns = 116444736000000000LL;  // 1601-01-01 to 1970-01-01
 
@@ -72,4 +70,4 @@ inline HANDLE open_meta(const std::wstring& w, DWORD access, bool no_follow) noe
                        nullptr);
 }
 
-}  // namespace eddy::detail::fs_win32
+}  // namespace eddy::platform::win32

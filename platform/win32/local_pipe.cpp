@@ -29,7 +29,7 @@ void free_pipe_instance(pipe_instance* inst) noexcept {
 
 }  // namespace eddy::platform::win32
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 namespace win32 = ::eddy::platform::win32;
 namespace {
 
@@ -159,4 +159,4 @@ std::string private_local_name(std::string_view base) {
   return out;
 }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net

@@ -3,7 +3,7 @@
 #include "eddy/error.hpp"
 #include "platform/contract/metrics.hpp"
 
-namespace eddy::detail::proc {
+namespace eddy::contract::metrics {
 
 std::error_code open_descriptors(std::uint64_t& out) {
   DWORD n = 0;
@@ -12,4 +12,4 @@ std::error_code open_descriptors(std::uint64_t& out) {
   return {};
 }
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::metrics

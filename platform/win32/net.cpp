@@ -28,7 +28,7 @@
 #include "platform/contract/net.hpp"
 #include "platform/contract/sockaddr.hpp"
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 namespace win32 = ::eddy::platform::win32;
 namespace {
 
@@ -331,11 +331,11 @@ std::size_t try_write(native_socket, const io_vec*, std::size_t, std::error_code
   return 0;
 }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net
 
 // ---------------------------------------------------------------- UDP
 
-namespace eddy::detail::net {
+namespace eddy::contract::net {
 
 std::error_code open_udp(address_family family, native_socket& out) noexcept {
   native_socket sock = invalid_socket;
@@ -473,4 +473,4 @@ std::size_t try_sendto(native_socket s, const io_vec* bufs, std::size_t nbufs, c
 
 bool prefer_shared_accept() noexcept { return true; }
 
-}  // namespace eddy::detail::net
+}  // namespace eddy::contract::net

@@ -20,7 +20,7 @@
 #include "platform/win32/utf16.hpp"
 #include "platform/contract/process.hpp"
 
-namespace eddy::detail::proc {
+namespace eddy::contract::process {
 namespace {
 
 using platform::win32::to_utf8;
@@ -552,4 +552,4 @@ std::error_code resident_set_size(std::uint64_t& out) {
   return {};
 }
 
-}  // namespace eddy::detail::proc
+}  // namespace eddy::contract::process

@@ -7,7 +7,7 @@
 #include "platform/contract/net.hpp"
 #include "platform/contract/resolver.hpp"
 
-namespace eddy::detail::resolver {
+namespace eddy::contract::resolver {
 namespace {
 
 // Winsock must be started in the process; a loop's port normally did it already, but a
@@ -60,4 +60,4 @@ std::error_code reverse(const socket_address& address, bool numeric, std::string
   return {};
 }
 
-}  // namespace eddy::detail::resolver
+}  // namespace eddy::contract::resolver

@@ -1,6 +1,6 @@
 // Windows has no POSIX signals for console programs; console control events stand in:
 // CTRL_C → SIGINT, CTRL_BREAK → SIGBREAK, CTRL_CLOSE → SIGHUP. The handler runs on a thread
-// the system creates, which is where sig::dispatch() is called from.
+// the system creates, which is where contract::signal::dispatch() is called from.
 #include "platform/win32/win32.hpp"
 #include <windows.h>
 
@@ -10,7 +10,7 @@
 #include "eddy/signal.hpp"
 #include "platform/contract/signal.hpp"
 
-namespace eddy::detail::sig {
+namespace eddy::contract::signal {
 namespace {
 
 std::atomic<std::uint32_t> g_hooked{0};  // bit per signal number in use
@@ -58,4 +58,4 @@ void after_dispatch(int signum) noexcept {
 
 bool hangup_means_exit() noexcept { return true; }
 
-}  // namespace eddy::detail::sig
+}  // namespace eddy::contract::signal

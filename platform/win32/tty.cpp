@@ -16,7 +16,7 @@
 #define ENABLE_VIRTUAL_TERMINAL_PROCESSING 0x0004
 #endif
 
-namespace eddy::detail::term {
+namespace eddy::contract::tty {
 namespace {
 
 // The input mode before the first set_mode(), for reset_mode(), kept with a handle of its
@@ -185,4 +185,4 @@ void close(std::intptr_t native) noexcept {
   if (native != -1 && native != 0) ::CloseHandle(reinterpret_cast<HANDLE>(native));
 }
 
-}  // namespace eddy::detail::term
+}  // namespace eddy::contract::tty

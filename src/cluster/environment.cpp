@@ -22,14 +22,14 @@ std::string random_token() {
 // Windows).
 std::string channel_name(const std::string& token) {
   const std::string base = "eddy-cluster-" + std::to_string(os::pid()) + "-" + token.substr(0, 12);
-  return ::eddy::detail::net::private_local_name(base);
+  return ::eddy::contract::net::private_local_name(base);
 }
 scheduling default_policy() {
   if (auto v = os::getenv("EDDY_CLUSTER_SCHED")) {
     if (*v == "rr") return scheduling::round_robin;
     if (*v == "shared") return scheduling::shared;
   }
-  return ::eddy::detail::net::prefer_shared_accept() ? scheduling::shared : scheduling::round_robin;
+  return ::eddy::contract::net::prefer_shared_accept() ? scheduling::shared : scheduling::round_robin;
 }
 
 }  // namespace eddy::cluster::detail

@@ -242,7 +242,7 @@ int run(int argc, char** argv, options opts, std::function<void(primary&)> prima
   watch(sigterm, signals::sigterm, stop);
   // A hang-up restarts the workers where it means "reload" (SIGHUP on POSIX), and shuts down
   // where it means the process is about to end (CTRL_CLOSE on Windows).
-  if (::eddy::detail::sig::hangup_means_exit()) {
+  if (::eddy::contract::signal::hangup_means_exit()) {
     watch(sighup, signals::sighup, stop);
   } else {
     watch(sighup, signals::sighup, [&](int) { (void)p.restart(); });

@@ -16,7 +16,7 @@ work_request lookup(eddy::loop& loop, std::string_view host, std::string_view se
   };
   auto j = std::make_shared<job>(job{std::string(host), std::string(service), hints, {}, {}});
   return queue_work(
-      loop, [j] { j->ec = detail::resolver::lookup(j->host, j->service, j->hints, j->out); },
+      loop, [j] { j->ec = contract::resolver::lookup(j->host, j->service, j->hints, j->out); },
       [j, cb = std::move(on_done)](std::error_code ec) {
         if (!ec) ec = j->ec;
         if (ec) j->out.clear();
@@ -34,7 +34,7 @@ work_request reverse_lookup(eddy::loop& loop, const socket_address& address, boo
   };
   auto j = std::make_shared<job>(job{address, numeric, {}, {}, {}});
   return queue_work(
-      loop, [j] { j->ec = detail::resolver::reverse(j->address, j->numeric, j->host, j->service); },
+      loop, [j] { j->ec = contract::resolver::reverse(j->address, j->numeric, j->host, j->service); },
       [j, cb = std::move(on_done)](std::error_code ec) {
         if (!ec) ec = j->ec;
         cb(ec, ec ? std::string() : std::move(j->host), ec ? std::string() : std::move(j->service));

@@ -19,12 +19,12 @@
 
 namespace eddy::fs {
 
-namespace detail_ {
+namespace detail {
 // What a request's cancel() needs; the jobs below add their parameters and results.
 struct request_state {
   work_request work;
 };
-}  // namespace detail_
+}  // namespace detail
 
 namespace {
 
@@ -37,7 +37,7 @@ namespace sys = internal::sys;
 // One callback-form request: its parameters (the path(s) are copied), the error and the
 // values the callback receives (a tuple: none for done_callback, (file, path) for mkstemp).
 template <class Values>
-struct job final : detail_::request_state {
+struct job final : detail::request_state {
   const char* call = "";
   std::string path, dest;
   error err;
@@ -72,7 +72,7 @@ using none = std::tuple<>;
 // caller's callback. It keeps itself alive (self) until the port has delivered the operation.
 // One allocation per request: the callback lives in the job (finish, a plain function,
 // knows which one it is) and up to four buffers in inline_vecs.
-struct native_job final : detail_::request_state {
+struct native_job final : detail::request_state {
   using callback = std::variant<done_callback, open_callback, size_callback, stat_callback>;
   using finish_fn = void (*)(const error&, native_job&);
   eddy::detail::operation op;

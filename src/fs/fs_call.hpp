@@ -15,7 +15,7 @@
 
 namespace eddy::fs::internal {
 
-namespace sys = eddy::detail::fsys;
+namespace sys = eddy::contract::fs;
 
 // The error a synchronous form returns: empty when ec is, else ec with the call and path(s).
 inline error fail(std::error_code ec, const char* call, std::string_view path = {}, std::string_view dest = {}) {

@@ -25,12 +25,12 @@ class fs_event_impl final : public handle_base {
     if (closing_) return make_error_code(errc::closed);
     if (current_ != nullptr) return make_error_code(errc::already_started);
     watch* w = spare();
-    if (auto ec = fs_watch::open(std::string(path), w->t)) return ec;
+    if (auto ec = contract::fs_event::open(std::string(path), w->t)) return ec;
     w->io = io_object{};
     w->io.native = w->t.native;
     w->io.kind = w->t.kind;
     if (auto ec = loop_.port_attach(w->io)) {
-      fs_watch::close(w->t);
+      contract::fs_event::close(w->t);
       return ec;
     }
     w->attached = true;
@@ -67,10 +67,10 @@ class fs_event_impl final : public handle_base {
  private:
   struct watch {
     fs_event_impl* owner = nullptr;
-    fs_watch::target t;
+    contract::fs_event::target t;
     io_object io;
     operation op;
-    std::unique_ptr<std::byte[]> buf{new std::byte[fs_watch::buffer_size]};  // operator new's alignment
+    std::unique_ptr<std::byte[]> buf{new std::byte[contract::fs_event::buffer_size]};  // operator new's alignment
     bool attached = false;
   };
 
@@ -93,12 +93,12 @@ class fs_event_impl final : public handle_base {
     if (!w.attached) return;
     loop_.port_detach(w.io);
     w.attached = false;
-    fs_watch::close(w.t);
+    contract::fs_event::close(w.t);
   }
 
   static io_vec acquire(operation* op) {
     auto& w = *static_cast<watch*>(op->owner);
-    return {w.buf.get(), fs_watch::buffer_size};
+    return {w.buf.get(), contract::fs_event::buffer_size};
   }
 
   static void on_read(operation* op) {
@@ -114,9 +114,9 @@ class fs_event_impl final : public handle_base {
       h.notify(ec, {}, 0);
     } else {
       h.changes_.clear();
-      fs_watch::parse(w.t, w.buf.get(), static_cast<std::size_t>(op->result), h.changes_);
+      contract::fs_event::parse(w.t, w.buf.get(), static_cast<std::size_t>(op->result), h.changes_);
       h.read(w);  // keep reading before the callbacks, which may stop (cancelling it)
-      std::vector<fs_watch::change> batch;
+      std::vector<contract::fs_event::change> batch;
       batch.swap(h.changes_);
       for (const auto& c : batch) {
         if (h.current_ != &w) break;  // stop() inside a callback: nothing more
@@ -140,7 +140,7 @@ class fs_event_impl final : public handle_base {
   watch* current_ = nullptr;
   fs_event_callback cb_;
   std::uint32_t cb_generation_ = 0;  // counts start()s: deliver() keeps a callback replaced meanwhile
-  std::vector<fs_watch::change> changes_;
+  std::vector<contract::fs_event::change> changes_;
   std::uint32_t ops_in_flight_ = 0;
 };
 

@@ -23,18 +23,18 @@ class io_handle : public handle_base {
   }
 
   // Starts using a socket (created, accepted or adopted): registers it with the port.
-  std::error_code set_socket(net::native_socket s, int family, io_kind kind = io_kind::socket) {
+  std::error_code set_socket(contract::net::native_socket s, int family, io_kind kind = io_kind::socket) {
     io_.native = s;
     io_.family = family;
     io_.kind = kind;
     if (auto ec = loop_.port_attach(io_)) {
-      io_.native = net::invalid_socket;
+      io_.native = contract::net::invalid_socket;
       return ec;
     }
     attached_ = true;
     return {};
   }
-  [[nodiscard]] bool has_socket() const noexcept { return io_.native != net::invalid_socket; }
+  [[nodiscard]] bool has_socket() const noexcept { return io_.native != contract::net::invalid_socket; }
 
   void submit(operation& op) noexcept {
     ++ops_in_flight_;
@@ -55,9 +55,9 @@ class io_handle : public handle_base {
     if (!has_socket()) return;
     if (attached_) loop_.port_detach(io_);
     attached_ = false;
-    if (reset_on_close_) (void)net::set_reset_on_close(io_.native);
-    net::close(io_.native);
-    io_.native = net::invalid_socket;
+    if (reset_on_close_) (void)contract::net::set_reset_on_close(io_.native);
+    contract::net::close(io_.native);
+    io_.native = contract::net::invalid_socket;
   }
 
   template <class T>

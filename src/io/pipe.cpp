@@ -12,10 +12,10 @@ detail::stream_impl* as_pipe(detail::handle_base* h) noexcept { return static_ca
 
 std::error_code ensure_socket(detail::stream_impl& s) {
   if (s.has_socket()) return {};
-  detail::net::native_socket sock = detail::net::invalid_socket;
-  if (auto ec = detail::net::open_local(sock)) return ec;
+  contract::net::native_socket sock = contract::net::invalid_socket;
+  if (auto ec = contract::net::open_local(sock)) return ec;
   if (auto ec = s.set_socket(sock, 0)) {
-    detail::net::close(sock);
+    contract::net::close(sock);
     return ec;
   }
   return {};
@@ -55,7 +55,7 @@ std::error_code take_pending(detail::stream_impl* s, Target& out) {
   if (s->reader_.pending_handles.empty()) return make_error_code(errc::would_block);
   std::intptr_t native = s->reader_.pending_handles.pop();
   if (auto ec = out.open(native)) {
-    detail::net::close(native);
+    contract::net::close(native);
     return ec;
   }
   return {};
@@ -71,7 +71,7 @@ std::error_code pipe::bind(std::string_view name) {
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (!s->listener_.bound_name.empty()) return make_error_code(errc::already_started);
   if (auto ec = ensure_socket(*s)) return ec;
-  if (auto ec = detail::net::bind_local(s->io_.native, name)) return ec;
+  if (auto ec = contract::net::bind_local(s->io_.native, name)) return ec;
   s->listener_.bound_name.assign(name);
   return {};
 }
@@ -82,7 +82,7 @@ std::error_code pipe::listen(int backlog, completion_callback on_connection) {
   if (!on_connection) return make_error_code(errc::invalid_argument);
   if (s->listener_.bound_name.empty()) return make_error_code(errc::invalid_argument);  // bind first
   if (s->listener_.listening) return make_error_code(errc::already_started);
-  if (auto ec = detail::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
+  if (auto ec = contract::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
   s->listener_.on_connection = std::move(on_connection);
   s->listener_.listening = true;
   s->set_active(true);
@@ -101,7 +101,7 @@ std::error_code pipe::connect(std::string_view name, completion_callback on_conn
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
-  if (auto ec = detail::net::local_target(name, s->connector_.addr)) return ec;
+  if (auto ec = contract::net::local_target(name, s->connector_.addr)) return ec;
   if (auto ec = ensure_socket(*s)) return ec;
   s->start_connect(std::move(on_connect));
   return {};
@@ -112,14 +112,14 @@ std::error_code pipe::chmod(pipe_access access) {
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (s->listener_.bound_name.empty()) return make_error_code(errc::bad_descriptor);
   const auto bits = static_cast<int>(access);
-  return detail::net::chmod_local(s->listener_.bound_name, (bits & 1) != 0, (bits & 2) != 0);
+  return contract::net::chmod_local(s->listener_.bound_name, (bits & 1) != 0, (bits & 2) != 0);
 }
 
 std::string pipe::local_name(std::error_code& ec) const {
   std::string out;
   auto* s = as_pipe(impl_);
   ec = s == nullptr || !s->has_socket() ? make_error_code(errc::bad_descriptor)
-                                        : detail::net::local_name(s->io_.native, false, out);
+                                        : contract::net::local_name(s->io_.native, false, out);
   return out;
 }
 
@@ -127,7 +127,7 @@ std::string pipe::peer_name(std::error_code& ec) const {
   std::string out;
   auto* s = as_pipe(impl_);
   ec = s == nullptr || !s->has_socket() ? make_error_code(errc::bad_descriptor)
-                                        : detail::net::local_name(s->io_.native, true, out);
+                                        : contract::net::local_name(s->io_.native, true, out);
   return out;
 }
 

@@ -54,11 +54,11 @@ void stream_impl::on_release() noexcept {
     reader_.closed = false;
     notify(make_error_code(errc::operation_canceled), {});
   }
-  while (!listener_.accepted.empty()) net::close(listener_.accepted.pop());
-  while (!reader_.pending_handles.empty()) net::close(reader_.pending_handles.pop());
+  while (!listener_.accepted.empty()) contract::net::close(listener_.accepted.pop());
+  while (!reader_.pending_handles.empty()) contract::net::close(reader_.pending_handles.pop());
   give_back_read_buffer();
   close_socket();
-  if (!listener_.bound_name.empty()) net::unlink_local(listener_.bound_name);  // as libuv: a bound path goes with its pipe
+  if (!listener_.bound_name.empty()) contract::net::unlink_local(listener_.bound_name);  // as libuv: a bound path goes with its pipe
 }
 
 // ---------------------------------------------------------------- reading
@@ -379,7 +379,7 @@ std::size_t stream_impl::try_write(std::span<const const_buffer> bufs, std::erro
     ec.clear();
     return 0;
   }
-  return io_.kind == io_kind::socket ? net::try_send(io_.native, vecs, n, ec) : net::try_write(io_.native, vecs, n, ec);
+  return io_.kind == io_kind::socket ? contract::net::try_send(io_.native, vecs, n, ec) : contract::net::try_write(io_.native, vecs, n, ec);
 }
 
 std::error_code stream_impl::shutdown(completion_callback cb) {
@@ -396,7 +396,7 @@ void stream_impl::finish_shutdown_if_ready() noexcept {
   if (!writer_.shutdown_pending || writer_.head != nullptr || writer_.shutdown_op.in_flight) return;
   writer_.shutdown_pending = false;
   writer_.shut = true;
-  writer_.shutdown_result = net::shutdown_write(io_.native);
+  writer_.shutdown_result = contract::net::shutdown_write(io_.native);
   // The callback comes from poll, never from inside shutdown() itself.
   submit(writer_.shutdown_op);
 }

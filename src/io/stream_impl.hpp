@@ -70,7 +70,7 @@ struct stream_writer {
 struct stream_listener {
   operation op;
   completion_callback on_connection;
-  ring_queue<net::native_socket> accepted;
+  ring_queue<contract::net::native_socket> accepted;
   std::error_code error;
   bool listening = false;
   std::string bound_name;  // pipe: the name bound, removed again when a listener closes
@@ -80,7 +80,7 @@ struct stream_listener {
 struct stream_connector {
   operation op;
   completion_callback on_connect;
-  net::native_address addr;
+  contract::net::native_address addr;
 };
 
 class stream_impl : public io_handle {

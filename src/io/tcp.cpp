@@ -14,7 +14,7 @@ void stream_impl::on_accept_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
   if (s.closing_ || !s.listener_.listening) {
-    if (!op->error && op->accepted != net::invalid_socket) net::close(op->accepted);
+    if (!op->error && op->accepted != contract::net::invalid_socket) contract::net::close(op->accepted);
     return;
   }
   std::error_code ec = op->error;
@@ -22,10 +22,10 @@ void stream_impl::on_accept_complete(operation* op) {
   if (ec == errc::too_many_open_files) {
     // Out of descriptors: drop what waits rather than retrying the same failure forever.
     // The user still sees the error; accepting resumes with the next connection.
-    net::shed_pending_connections(s.io_.native);
+    contract::net::shed_pending_connections(s.io_.native);
   }
   if (!ec) s.listener_.accepted.push(op->accepted);
-  op->accepted = net::invalid_socket;
+  op->accepted = contract::net::invalid_socket;
   s.loop_.invoke(&s, [&] { s.listener_.on_connection(ec); });
   // Keep accepting while the user takes what arrives; connections left waiting stop the
   // accept loop (the kernel backlog holds the rest) until accept() is called again.
@@ -48,7 +48,7 @@ std::error_code stream_impl::start_listen(int backlog, completion_callback on_co
   if (!on_connection) return make_error_code(errc::invalid_argument);
   if (listener_.listening) return make_error_code(errc::already_started);
   if (connected_) return make_error_code(errc::already_connected);
-  if (auto ec = net::listen(io_.native, backlog > 0 ? backlog : 511)) return ec;
+  if (auto ec = contract::net::listen(io_.native, backlog > 0 ? backlog : 511)) return ec;
   listener_.on_connection = std::move(on_connection);
   listener_.listening = true;
   set_active(true);
@@ -59,13 +59,13 @@ std::error_code stream_impl::start_listen(int backlog, completion_callback on_co
 std::error_code stream_impl::accept_into(stream_impl& c) {
   if (c.has_socket()) return make_error_code(errc::already_connected);
   if (listener_.accepted.empty()) return make_error_code(errc::would_block);
-  net::native_socket sock = listener_.accepted.pop();
+  contract::net::native_socket sock = listener_.accepted.pop();
   int family = 0;
   io_kind kind = io_kind::socket;
-  std::error_code ec = net::adopt(sock, family, kind);
+  std::error_code ec = contract::net::adopt(sock, family, kind);
   if (!ec) ec = c.set_socket(sock, family, kind);
   if (ec) {
-    net::close(sock);
+    contract::net::close(sock);
   } else {
     c.connected_ = true;
   }
@@ -86,7 +86,7 @@ std::error_code stream_impl::adopt(std::intptr_t native) {
   if (has_socket()) return make_error_code(errc::already_connected);
   int family = 0;
   io_kind kind = io_kind::socket;
-  if (auto ec = net::adopt(native, family, kind)) return ec;
+  if (auto ec = contract::net::adopt(native, family, kind)) return ec;
   if (auto ec = set_socket(native, family, kind)) return ec;
   if (kind != io_kind::socket) {
     connected_ = true;  // a pipe or tty descriptor is a stream from the start
@@ -94,8 +94,8 @@ std::error_code stream_impl::adopt(std::intptr_t native) {
   }
   socket_address peer;
   std::string name;
-  connected_ = !net::peer_address(native, peer) || (peer.family() == address_family::unspecified &&
-                                                    !net::local_name(native, true, name));
+  connected_ = !contract::net::peer_address(native, peer) || (peer.family() == address_family::unspecified &&
+                                                    !contract::net::local_name(native, true, name));
   return {};
 }
 
@@ -107,11 +107,11 @@ detail::stream_impl* as_tcp(detail::handle_base* h) noexcept { return static_cas
 
 // Creates the socket on first use, for addr's family.
 std::error_code ensure_socket(detail::stream_impl& s, address_family family) {
-  if (s.io_.native != detail::net::invalid_socket) return {};
-  detail::net::native_socket sock = detail::net::invalid_socket;
-  if (auto ec = detail::net::open_tcp(family, sock)) return ec;
-  if (auto ec = s.set_socket(sock, detail::net::native_family(family))) {
-    detail::net::close(sock);
+  if (s.io_.native != contract::net::invalid_socket) return {};
+  contract::net::native_socket sock = contract::net::invalid_socket;
+  if (auto ec = contract::net::open_tcp(family, sock)) return ec;
+  if (auto ec = s.set_socket(sock, contract::net::native_family(family))) {
+    contract::net::close(sock);
     return ec;
   }
   return {};
@@ -126,7 +126,7 @@ std::error_code tcp::bind(const socket_address& addr, tcp_bind_options options) 
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (auto ec = ensure_socket(*s, addr.family())) return ec;
-  return detail::net::bind(s->io_.native, addr, options.reuse_port, options.ipv6_only);
+  return contract::net::bind(s->io_.native, addr, options.reuse_port, options.ipv6_only);
 }
 
 std::error_code tcp::listen(int backlog, completion_callback on_connection) {
@@ -150,21 +150,21 @@ std::error_code tcp::connect(const socket_address& addr, completion_callback on_
   if (s->listener_.listening) return make_error_code(errc::invalid_argument);
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (auto ec = ensure_socket(*s, addr.family())) return ec;
-  detail::net::to_native(addr, s->connector_.addr);
+  contract::net::to_native(addr, s->connector_.addr);
   s->start_connect(std::move(on_connect));
   return {};
 }
 
 std::error_code tcp::set_nodelay(bool enable) {
   auto* s = as_tcp(impl_);
-  if (s == nullptr || s->io_.native == detail::net::invalid_socket) return make_error_code(errc::bad_descriptor);
-  return detail::net::set_nodelay(s->io_.native, enable);
+  if (s == nullptr || s->io_.native == contract::net::invalid_socket) return make_error_code(errc::bad_descriptor);
+  return contract::net::set_nodelay(s->io_.native, enable);
 }
 
 std::error_code tcp::set_keepalive(bool enable, std::chrono::seconds delay) {
   auto* s = as_tcp(impl_);
-  if (s == nullptr || s->io_.native == detail::net::invalid_socket) return make_error_code(errc::bad_descriptor);
-  return detail::net::set_keepalive(s->io_.native, enable, static_cast<int>(delay.count()));
+  if (s == nullptr || s->io_.native == contract::net::invalid_socket) return make_error_code(errc::bad_descriptor);
+  return contract::net::set_keepalive(s->io_.native, enable, static_cast<int>(delay.count()));
 }
 
 void tcp::close_reset(std::function<void()> on_close) {
@@ -175,22 +175,22 @@ void tcp::close_reset(std::function<void()> on_close) {
 socket_address tcp::local_address(std::error_code& ec) const {
   socket_address out;
   auto* s = as_tcp(impl_);
-  if (s == nullptr || s->io_.native == detail::net::invalid_socket) {
+  if (s == nullptr || s->io_.native == contract::net::invalid_socket) {
     ec = make_error_code(errc::bad_descriptor);
     return out;
   }
-  ec = detail::net::local_address(s->io_.native, out);
+  ec = contract::net::local_address(s->io_.native, out);
   return out;
 }
 
 socket_address tcp::peer_address(std::error_code& ec) const {
   socket_address out;
   auto* s = as_tcp(impl_);
-  if (s == nullptr || s->io_.native == detail::net::invalid_socket) {
+  if (s == nullptr || s->io_.native == contract::net::invalid_socket) {
     ec = make_error_code(errc::bad_descriptor);
     return out;
   }
-  ec = detail::net::peer_address(s->io_.native, out);
+  ec = contract::net::peer_address(s->io_.native, out);
   return out;
 }
 

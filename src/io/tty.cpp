@@ -8,7 +8,7 @@ namespace {
 detail::stream_impl* as_tty(detail::handle_base* h) noexcept { return static_cast<detail::stream_impl*>(h); }
 }  // namespace
 
-handle_kind guess_handle(int fd) noexcept { return detail::term::guess(fd); }
+handle_kind guess_handle(int fd) noexcept { return contract::tty::guess(fd); }
 
 tty::tty(eddy::loop& owner) : stream(owner, new detail::stream_impl(owner.impl(), handle_type::tty), handle_type::tty) {}
 
@@ -18,9 +18,9 @@ std::error_code tty::open(int fd) {
   if (s->has_socket()) return make_error_code(errc::already_connected);
   std::intptr_t native = -1;
   detail::io_kind kind = detail::io_kind::stream;
-  if (auto ec = detail::term::open(fd, native, kind)) return ec;
+  if (auto ec = contract::tty::open(fd, native, kind)) return ec;
   if (auto ec = s->set_socket(native, 0, kind)) {
-    detail::term::close(native);
+    contract::tty::close(native);
     return ec;
   }
   s->connected_ = true;
@@ -30,15 +30,15 @@ std::error_code tty::open(int fd) {
 std::error_code tty::set_mode(tty_mode mode) {
   auto* s = as_tty(impl_);
   if (s == nullptr || !s->has_socket()) return make_error_code(errc::bad_descriptor);
-  return detail::term::set_mode(s->io_.native, mode);
+  return contract::tty::set_mode(s->io_.native, mode);
 }
 
 std::error_code tty::get_winsize(int& width, int& height) const {
   auto* s = as_tty(impl_);
   if (s == nullptr || !s->has_socket()) return make_error_code(errc::bad_descriptor);
-  return detail::term::winsize(s->io_.native, width, height);
+  return contract::tty::winsize(s->io_.native, width, height);
 }
 
-std::error_code tty::reset_mode() noexcept { return detail::term::reset_mode(); }
+std::error_code tty::reset_mode() noexcept { return contract::tty::reset_mode(); }
 
 }  // namespace eddy

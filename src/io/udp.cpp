@@ -16,7 +16,7 @@ constexpr std::size_t max_iov = 64;
 struct datagram {
   std::vector<io_vec> bufs;
   std::size_t bytes = 0;
-  net::native_address to;
+  contract::net::native_address to;
   bool connected = false;  // no address: the connected peer
   completion_callback cb;
   datagram* next = nullptr;
@@ -60,10 +60,10 @@ class udp_impl final : public io_handle {
 
   std::error_code ensure_socket(address_family family) {
     if (has_socket()) return {};
-    net::native_socket s = net::invalid_socket;
-    if (auto ec = net::open_udp(family, s)) return ec;
-    if (auto ec = set_socket(s, net::native_family(family))) {
-      net::close(s);
+    contract::net::native_socket s = contract::net::invalid_socket;
+    if (auto ec = contract::net::open_udp(family, s)) return ec;
+    if (auto ec = set_socket(s, contract::net::native_family(family))) {
+      contract::net::close(s);
       return ec;
     }
     return {};
@@ -75,7 +75,7 @@ class udp_impl final : public io_handle {
     if (!has_socket()) {
       // libuv binds an unbound socket to the IPv4 wildcard before receiving.
       if (auto ec = ensure_socket(address_family::ipv4)) return ec;
-      if (auto ec = net::bind_udp(io_.native, socket_address::any_v4(0), false, false, false)) return ec;
+      if (auto ec = contract::net::bind_udp(io_.native, socket_address::any_v4(0), false, false, false)) return ec;
     }
     alloc_ = std::move(alloc);
     on_recv_ = std::move(cb);
@@ -136,7 +136,7 @@ class udp_impl final : public io_handle {
     socket_address from;
     std::span<std::byte> data;
     if (!ec) {
-      from = net::from_native(u.from_.data.data(), op->fromlen);
+      from = contract::net::from_native(u.from_.data.data(), op->fromlen);
       data = std::span<std::byte>(static_cast<std::byte*>(buf.base), static_cast<std::size_t>(op->result));
     }
     const bool truncated = (op->flags & datagram_truncated) != 0;
@@ -175,7 +175,7 @@ class udp_impl final : public io_handle {
       d->bytes += b.size();
     }
     d->connected = to.family() == address_family::unspecified;
-    if (!d->connected) net::to_native(to, d->to);
+    if (!d->connected) contract::net::to_native(to, d->to);
     d->cb = std::move(cb);
     if (tail_ != nullptr) {
       tail_->next = d;
@@ -248,7 +248,7 @@ class udp_impl final : public io_handle {
   udp_recv_callback on_recv_;
   operation recv_op_;
   io_vec buf_{nullptr, 0};
-  net::native_address from_;
+  contract::net::native_address from_;
   std::unique_ptr<std::byte[]> own_;
 
   operation send_op_;
@@ -274,7 +274,7 @@ std::error_code udp::bind(const socket_address& addr, udp_bind_options o) {
   if (u == nullptr || u->closing_) return closed();
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (auto ec = u->ensure_socket(addr.family())) return ec;
-  return detail::net::bind_udp(u->io_.native, addr, o.reuse_address, o.reuse_port, o.ipv6_only);
+  return contract::net::bind_udp(u->io_.native, addr, o.reuse_address, o.reuse_port, o.ipv6_only);
 }
 
 std::error_code udp::connect(const socket_address& addr) {
@@ -283,7 +283,7 @@ std::error_code udp::connect(const socket_address& addr) {
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
   if (u->connected_) return make_error_code(errc::already_connected);
   if (auto ec = u->ensure_socket(addr.family())) return ec;
-  if (auto ec = detail::net::connect_udp(u->io_.native, addr)) return ec;
+  if (auto ec = contract::net::connect_udp(u->io_.native, addr)) return ec;
   u->connected_ = true;
   return {};
 }
@@ -292,7 +292,7 @@ std::error_code udp::disconnect() {
   auto* u = as_udp(impl_);
   if (u == nullptr || u->closing_) return closed();
   if (!u->connected_) return make_error_code(errc::not_connected);
-  if (auto ec = detail::net::disconnect_udp(u->io_.native)) return ec;
+  if (auto ec = contract::net::disconnect_udp(u->io_.native)) return ec;
   u->connected_ = false;
   return {};
 }
@@ -348,9 +348,9 @@ std::size_t udp::try_send(std::span<const const_buffer> bufs, const socket_addre
     if (n == 64) break;
     vecs[n++] = {const_cast<std::byte*>(b.data()), b.size()};
   }
-  detail::net::native_address na;
-  if (to.family() != address_family::unspecified) detail::net::to_native(to, na);
-  return detail::net::try_sendto(u->io_.native, vecs, n, to.family() != address_family::unspecified ? &na : nullptr,
+  contract::net::native_address na;
+  if (to.family() != address_family::unspecified) contract::net::to_native(to, na);
+  return contract::net::try_sendto(u->io_.native, vecs, n, to.family() != address_family::unspecified ? &na : nullptr,
                                  ec);
 }
 
@@ -374,42 +374,42 @@ std::error_code with_socket(detail::handle_base* h, Fn&& fn) {
 }  // namespace
 
 std::error_code udp::set_broadcast(bool enable) {
-  return with_socket(impl_, [&](detail::udp_impl& u) { return detail::net::set_broadcast(u.io_.native, enable); });
+  return with_socket(impl_, [&](detail::udp_impl& u) { return contract::net::set_broadcast(u.io_.native, enable); });
 }
 std::error_code udp::set_ttl(int ttl) {
-  return with_socket(impl_, [&](detail::udp_impl& u) { return detail::net::set_ttl(u.io_.native, u.io_.family, ttl); });
+  return with_socket(impl_, [&](detail::udp_impl& u) { return contract::net::set_ttl(u.io_.native, u.io_.family, ttl); });
 }
 std::error_code udp::set_multicast_ttl(int ttl) {
   return with_socket(impl_,
-                     [&](detail::udp_impl& u) { return detail::net::set_multicast_ttl(u.io_.native, u.io_.family, ttl); });
+                     [&](detail::udp_impl& u) { return contract::net::set_multicast_ttl(u.io_.native, u.io_.family, ttl); });
 }
 std::error_code udp::set_multicast_loop(bool enable) {
   return with_socket(
-      impl_, [&](detail::udp_impl& u) { return detail::net::set_multicast_loop(u.io_.native, u.io_.family, enable); });
+      impl_, [&](detail::udp_impl& u) { return contract::net::set_multicast_loop(u.io_.native, u.io_.family, enable); });
 }
 std::error_code udp::set_multicast_interface(const socket_address& interface_addr) {
   return with_socket(impl_, [&](detail::udp_impl& u) {
-    return detail::net::set_multicast_interface(u.io_.native, u.io_.family, interface_addr);
+    return contract::net::set_multicast_interface(u.io_.native, u.io_.family, interface_addr);
   });
 }
 std::error_code udp::join_multicast(const socket_address& group, const socket_address& interface_addr) {
   return with_socket(
-      impl_, [&](detail::udp_impl& u) { return detail::net::join_multicast(u.io_.native, group, interface_addr, true); });
+      impl_, [&](detail::udp_impl& u) { return contract::net::join_multicast(u.io_.native, group, interface_addr, true); });
 }
 std::error_code udp::leave_multicast(const socket_address& group, const socket_address& interface_addr) {
   return with_socket(impl_, [&](detail::udp_impl& u) {
-    return detail::net::join_multicast(u.io_.native, group, interface_addr, false);
+    return contract::net::join_multicast(u.io_.native, group, interface_addr, false);
   });
 }
 
 socket_address udp::local_address(std::error_code& ec) const {
   socket_address out;
-  ec = with_socket(impl_, [&](detail::udp_impl& u) { return detail::net::local_address(u.io_.native, out); });
+  ec = with_socket(impl_, [&](detail::udp_impl& u) { return contract::net::local_address(u.io_.native, out); });
   return out;
 }
 socket_address udp::peer_address(std::error_code& ec) const {
   socket_address out;
-  ec = with_socket(impl_, [&](detail::udp_impl& u) { return detail::net::peer_address(u.io_.native, out); });
+  ec = with_socket(impl_, [&](detail::udp_impl& u) { return contract::net::peer_address(u.io_.native, out); });
   return out;
 }
 
@@ -419,11 +419,11 @@ std::error_code udp::open(std::intptr_t native_socket) {
   if (u->has_socket()) return make_error_code(errc::already_connected);
   int family = 0;
   detail::io_kind kind = detail::io_kind::socket;
-  if (auto ec = detail::net::adopt(native_socket, family, kind)) return ec;
+  if (auto ec = contract::net::adopt(native_socket, family, kind)) return ec;
   if (kind != detail::io_kind::socket) return make_error_code(errc::bad_descriptor);
   if (auto ec = u->set_socket(native_socket, family)) return ec;
   socket_address peer;
-  u->connected_ = !detail::net::peer_address(native_socket, peer);
+  u->connected_ = !contract::net::peer_address(native_socket, peer);
   return {};
 }
 

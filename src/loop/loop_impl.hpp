@@ -177,7 +177,7 @@ struct signal_state {
 // (by SIGCHLD through process_signals, or from the wait thread: any thread).
 struct child_state {
   intrusive_list<handle_base, phase_tag> running;
-  std::vector<proc::child> orphans;
+  std::vector<contract::process::child> orphans;
   std::atomic<bool> pending{false};
 };
 

@@ -48,11 +48,11 @@ metrics_snapshot take_metrics(eddy::loop& loop) {
   m.pool_queued = pool.queued;
   m.pool_threads = pool.threads;
   std::uint64_t v = 0;
-  if (!proc::resident_set_size(v)) {
+  if (!contract::process::resident_set_size(v)) {
     m.has_rss = true;
     m.rss_bytes = v;
   }
-  if (!proc::open_descriptors(v)) {
+  if (!contract::metrics::open_descriptors(v)) {
     m.has_fds = true;
     m.open_fds = v;
   }

@@ -1,4 +1,4 @@
-// eddy::signal. The OS hook (platform/contract/signal.hpp) calls sig::dispatch(), which may run in a
+// eddy::signal. The OS hook (platform/contract/signal.hpp) calls contract::signal::dispatch(), which may run in a
 // signal handler: it only touches lock-free atomics and wakes loops through their ports
 // (an eventfd write, or PostQueuedCompletionStatus), both async-signal-safe.
 #include "eddy/signal.hpp"
@@ -41,7 +41,7 @@ class signal_impl final : public handle_base {
 std::error_code use_signal(int signum) {
   std::lock_guard lock(g_mutex);
   if (g_users[signum]++ == 0) {
-    if (auto ec = sig::hook(signum)) {
+    if (auto ec = contract::signal::hook(signum)) {
       --g_users[signum];
       return ec;
     }
@@ -51,7 +51,7 @@ std::error_code use_signal(int signum) {
 
 void release_signal(int signum) noexcept {
   std::lock_guard lock(g_mutex);
-  if (--g_users[signum] == 0) sig::restore(signum);
+  if (--g_users[signum] == 0) contract::signal::restore(signum);
 }
 
 // False when more than max_loops loops watch signals: this loop will not receive them.
@@ -102,9 +102,8 @@ void signal_impl::stop() noexcept {
 
 signal_impl* as_signal(handle_base* h) noexcept { return static_cast<signal_impl*>(h); }
 
-}  // namespace
-
-void sig::dispatch(int signum) noexcept {
+// The core's half of contract::signal::dispatch (defined below, outside this namespace).
+void dispatch_to_loops(int signum) noexcept {
   if (signum < 1 || signum > max_signal) return;
   g_dispatching.fetch_add(1, std::memory_order_seq_cst);
   for (auto& slot : g_loops) {
@@ -114,8 +113,9 @@ void sig::dispatch(int signum) noexcept {
     if (!l->wake_pending_.exchange(true, std::memory_order_seq_cst)) l->wake();
   }
   g_dispatching.fetch_sub(1, std::memory_order_seq_cst);
-  sig::after_dispatch(signum);
 }
+
+}  // namespace
 
 std::error_code loop_impl::set_internal_signal(int signum, bool on) noexcept {
   if (signum < 1 || signum > max_signal) return make_error_code(errc::invalid_argument);
@@ -170,6 +170,11 @@ void loop_impl::process_signals() {
 }
 
 }  // namespace detail
+
+void contract::signal::dispatch(int signum) noexcept {
+  detail::dispatch_to_loops(signum);
+  contract::signal::after_dispatch(signum);
+}
 
 signal::signal(eddy::loop& owner)
     : handle(owner, new detail::signal_impl(owner.impl()), handle_type::signal) {}

@@ -214,7 +214,7 @@ class threadpool {
   }
 
   ~threadpool() {
-    if (proc::process_exiting()) {
+    if (contract::process::process_exiting()) {
       // eddy.dll's destructors at process exit (Windows): the workers were already ended
       // with the process, and joining them would wait forever. Nothing is left to run.
       for (auto& w : workers_) w->thread.detach();

@@ -9,23 +9,23 @@ namespace eddy::os {
 
 std::string executable_path(std::error_code& ec) {
   std::string out;
-  ec = detail::proc::executable_path(out);
+  ec = contract::process::executable_path(out);
   return out;
 }
 
 std::string cwd(std::error_code& ec) {
   std::string out;
-  ec = detail::proc::cwd(out);
+  ec = contract::process::cwd(out);
   return out;
 }
 
 std::error_code chdir(std::string_view path) {
   if (path.empty() || path.find('\0') != std::string_view::npos) return make_error_code(errc::invalid_argument);
-  return detail::proc::chdir(path);
+  return contract::process::chdir(path);
 }
 
-int pid() noexcept { return detail::proc::pid(); }
-int parent_pid() noexcept { return detail::proc::parent_pid(); }
+int pid() noexcept { return contract::process::pid(); }
+int parent_pid() noexcept { return contract::process::parent_pid(); }
 
 namespace {
 bool valid_name(std::string_view name) noexcept {
@@ -35,22 +35,22 @@ bool valid_name(std::string_view name) noexcept {
 
 std::optional<std::string> getenv(std::string_view name) {
   if (!valid_name(name)) return std::nullopt;
-  return detail::proc::getenv(name);
+  return contract::process::getenv(name);
 }
 
 std::error_code setenv(std::string_view name, std::string_view value) {
   if (!valid_name(name) || value.find('\0') != std::string_view::npos) return make_error_code(errc::invalid_argument);
-  return detail::proc::setenv(name, value);
+  return contract::process::setenv(name, value);
 }
 
 std::error_code unsetenv(std::string_view name) {
   if (!valid_name(name)) return make_error_code(errc::invalid_argument);
-  return detail::proc::unsetenv(name);
+  return contract::process::unsetenv(name);
 }
 
 std::vector<std::pair<std::string, std::string>> environment() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const std::string& e : detail::proc::environment()) {
+  for (const std::string& e : contract::process::environment()) {
     // Windows keeps per-drive directories as "=C:=C:\\dir": the name starts after the first char.
     const std::size_t eq = e.find('=', 1);
     if (eq == std::string::npos) continue;
@@ -61,21 +61,21 @@ std::vector<std::pair<std::string, std::string>> environment() {
 
 std::string hostname(std::error_code& ec) {
   std::string out;
-  ec = detail::proc::hostname(out);
+  ec = contract::process::hostname(out);
   return out;
 }
 
 unsigned available_parallelism() noexcept {
-  const unsigned n = detail::proc::available_parallelism();
+  const unsigned n = contract::process::available_parallelism();
   return n == 0 ? 1 : n;
 }
 
-std::uint64_t total_memory() noexcept { return detail::proc::total_memory(); }
-std::uint64_t free_memory() noexcept { return detail::proc::free_memory(); }
+std::uint64_t total_memory() noexcept { return contract::process::total_memory(); }
+std::uint64_t free_memory() noexcept { return contract::process::free_memory(); }
 
 std::uint64_t resident_set_size(std::error_code& ec) {
   std::uint64_t out = 0;
-  ec = detail::proc::resident_set_size(out);
+  ec = contract::process::resident_set_size(out);
   return out;
 }
 

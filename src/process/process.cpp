@@ -32,8 +32,8 @@ class process_impl final : public handle_base {
     if (node.linked()) intrusive_list<handle_base, phase_tag>::unlink_node(node);
     std::int64_t status = 0;
     int sig = 0;
-    const bool reaped = proc::reap(child_, status, sig);
-    if (proc::release(child_, reaped)) {
+    const bool reaped = contract::process::reap(child_, status, sig);
+    if (contract::process::release(child_, reaped)) {
       try {
         loop_.children_.orphans.push_back(child_);
       } catch (...) {
@@ -45,7 +45,7 @@ class process_impl final : public handle_base {
 
   std::error_code spawn(const process_options& options, process::exit_callback on_exit);
 
-  proc::child child_;
+  contract::process::child child_;
   bool started_ = false;
   bool running_ = false;
   process::exit_callback cb_;
@@ -64,7 +64,7 @@ std::error_code merge_environment(const process_options& options, std::vector<st
       return make_error_code(errc::invalid_argument);
     }
   }
-  if (options.env_how != env_mode::replace) out = proc::environment();
+  if (options.env_how != env_mode::replace) out = contract::process::environment();
   if (options.env_how == env_mode::inherit) return {};
   if (options.env_how == env_mode::add) {
     std::erase_if(out, [&](const std::string& have) {
@@ -76,14 +76,14 @@ std::error_code merge_environment(const process_options& options, std::vector<st
   return {};
 }
 
-std::error_code plan_stdio(loop_impl& loop, const process_options& options, std::vector<proc::stdio_plan>& out) {
+std::error_code plan_stdio(loop_impl& loop, const process_options& options, std::vector<contract::process::stdio_plan>& out) {
   out.resize(std::max<std::size_t>(options.stdio.size(), 3));
   for (std::size_t i = 0; i < options.stdio.size(); ++i) {
     const stdio_option& o = options.stdio[i];
-    proc::stdio_plan& p = out[i];
+    contract::process::stdio_plan& p = out[i];
     switch (o.how) {
-      case stdio_option::kind::ignore: p.how = proc::stdio_plan::kind::ignore; break;
-      case stdio_option::kind::inherit: p.how = proc::stdio_plan::kind::inherit; break;
+      case stdio_option::kind::ignore: p.how = contract::process::stdio_plan::kind::ignore; break;
+      case stdio_option::kind::inherit: p.how = contract::process::stdio_plan::kind::inherit; break;
       case stdio_option::kind::create_pipe: {
         if (o.pipe == nullptr || &o.pipe->get_loop().impl() != &loop) return make_error_code(errc::invalid_argument);
         auto* h = handle_base::of(*o.pipe);
@@ -94,14 +94,14 @@ std::error_code plan_stdio(loop_impl& loop, const process_options& options, std:
             return make_error_code(errc::invalid_argument);  // one pipe can take one end only
           }
         }
-        p.how = proc::stdio_plan::kind::pipe;
+        p.how = contract::process::stdio_plan::kind::pipe;
         p.child_reads = o.readable;
         p.child_writes = o.writable;
         break;
       }
       case stdio_option::kind::fd:
         if (o.native == -1) return make_error_code(errc::bad_descriptor);
-        p.how = proc::stdio_plan::kind::native;
+        p.how = contract::process::stdio_plan::kind::native;
         p.native = o.native;
         break;
       case stdio_option::kind::stream: {
@@ -110,7 +110,7 @@ std::error_code plan_stdio(loop_impl& loop, const process_options& options, std:
         if (h == nullptr || h->closing_) return make_error_code(errc::closed);
         auto* io = static_cast<io_handle*>(h);
         if (!io->has_socket()) return make_error_code(errc::bad_descriptor);
-        p.how = proc::stdio_plan::kind::native;
+        p.how = contract::process::stdio_plan::kind::native;
         p.native = io->io_.native;
         break;
       }
@@ -133,7 +133,7 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
   if (options.file.empty() || options.file.find('\0') != std::string::npos) {
     return make_error_code(errc::invalid_argument);
   }
-  proc::spawn_request req;
+  contract::process::spawn_request req;
   try {
     req.file = options.file;
     req.args = options.args.empty() ? std::vector<std::string>{options.file} : options.args;
@@ -150,8 +150,8 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
 
   // The exit signal must be hooked before the child can exit.
   if (auto ec = loop_.update_child_watch(true)) return ec;
-  proc::child c;
-  if (auto ec = proc::spawn(req, c)) {
+  contract::process::child c;
+  if (auto ec = contract::process::spawn(req, c)) {
     (void)loop_.update_child_watch();
     return ec;
   }
@@ -160,15 +160,15 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
   // Hand the parent's pipe ends to the caller's pipes.
   std::error_code open_error;
   for (std::size_t i = 0; i < req.stdio.size(); ++i) {
-    proc::stdio_plan& p = req.stdio[i];
-    if (p.how != proc::stdio_plan::kind::pipe) continue;
+    contract::process::stdio_plan& p = req.stdio[i];
+    if (p.how != contract::process::stdio_plan::kind::pipe) continue;
     if (!open_error) open_error = options.stdio[i].pipe->open(p.native);
-    if (open_error) net::close(p.native);
+    if (open_error) contract::net::close(p.native);
   }
-  if (!open_error) open_error = proc::watch(c, &notify_exit, &loop_);
+  if (!open_error) open_error = contract::process::watch(c, &notify_exit, &loop_);
   if (open_error) {
     // The child runs but its caller cannot talk to it: end it and reap it quietly.
-    (void)proc::kill(c, signals::sigkill);
+    (void)contract::process::kill(c, signals::sigkill);
     child_ = c;
     abandon();
     started_ = false;
@@ -182,17 +182,17 @@ std::error_code process_impl::spawn(const process_options& options, process::exi
 }
 
 std::error_code loop_impl::update_child_watch(bool spawning) noexcept {
-  const int signum = proc::exit_signal();
+  const int signum = contract::process::exit_signal();
   if (signum == 0) return {};
   return set_internal_signal(signum, spawning || !children_.running.empty() || !children_.orphans.empty());
 }
 
 void loop_impl::process_children() {
   if (!children_.pending.exchange(false, std::memory_order_seq_cst)) return;
-  std::erase_if(children_.orphans, [](proc::child& c) {
+  std::erase_if(children_.orphans, [](contract::process::child& c) {
     std::int64_t status = 0;
     int sig = 0;
-    return proc::reap(c, status, sig);
+    return contract::process::reap(c, status, sig);
   });
   intrusive_list<handle_base, phase_tag> running;
   children_.running.splice_all(running);
@@ -201,11 +201,11 @@ void loop_impl::process_children() {
     auto& p = static_cast<process_impl&>(*h);
     std::int64_t status = 0;
     int sig = 0;
-    if (!proc::reap(p.child_, status, sig)) {
+    if (!contract::process::reap(p.child_, status, sig)) {
       children_.running.push_back(p);
       continue;
     }
-    (void)proc::release(p.child_, true);
+    (void)contract::process::release(p.child_, true);
     p.running_ = false;
     p.set_active(false);
     ++metrics_.events;
@@ -229,7 +229,7 @@ std::error_code process::kill(int signum) {
   auto* p = detail::as_process(impl_);
   if (p == nullptr || !p->started_) return make_error_code(errc::not_started);
   if (!p->running_) return make_error_code(errc::no_such_process);
-  return detail::proc::kill(p->child_, signum);
+  return contract::process::kill(p->child_, signum);
 }
 
 int process::pid() const noexcept {
@@ -237,7 +237,7 @@ int process::pid() const noexcept {
   return p != nullptr && p->started_ ? p->child_.pid : 0;
 }
 
-std::error_code kill(int pid, int signum) { return detail::proc::kill(pid, signum); }
+std::error_code kill(int pid, int signum) { return contract::process::kill(pid, signum); }
 
 // ---------------------------------------------------------------- command lines
 
@@ -245,7 +245,7 @@ std::error_code kill(int pid, int signum) { return detail::proc::kill(pid, signu
 // quotes goes as is; otherwise it is wrapped in quotes, a quote inside becomes \", and
 // backslashes are doubled where they precede a quote (the closing one included), since
 // only there do they escape anything.
-std::string detail::proc::quote_command_line(const std::vector<std::string>& args) {
+std::string contract::process::quote_command_line(const std::vector<std::string>& args) {
   std::string out;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
