@@ -79,7 +79,7 @@ parse_result parse_request(std::string_view data) {
   }
   const bool http10 = version == "HTTP/1.0";
   r.http10 = http10;
-  r.get = method == "GET";
+  r.get = method.size() == 3 && std::memcmp(method.data(), "GET", 3) == 0;  // inlined: it runs per request
   r.target = target;
   r.keep_alive = !http10;
 
@@ -213,8 +213,14 @@ void server::on_connection(std::error_code ec) {
     c->in.erase(0, offset);
     if (c->out.empty()) return;
     // The responses are static strings or in `answers`, which the write's callback keeps until
-    // the write is done.
-    c->sock.write(c->out, [answers](std::error_code) {});
+    // the write is done. Only a write with /metrics answers captures them: a std::function
+    // holding a shared_ptr (even an empty one) does not fit its small buffer and would
+    // allocate for every plain answer.
+    if (answers) {
+      c->sock.write(c->out, [answers](std::error_code) {});
+    } else {
+      c->sock.write(c->out, [](std::error_code) {});
+    }
     if (c->closing_after_write) {
       c->sock.read_stop();
       c->sock.shutdown([this, c](std::error_code) { drop(c); });
