@@ -10,6 +10,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "platform/contract/compiler.hpp"  // EDDY_CRT_MSVC
 #include "platform/contract/tty.hpp"
 
 #ifndef ENABLE_VIRTUAL_TERMINAL_PROCESSING
@@ -29,7 +30,7 @@ std::atomic<bool> g_busy{false};
 bool lock() noexcept { return !g_busy.exchange(true, std::memory_order_acquire); }
 void unlock() noexcept { g_busy.store(false, std::memory_order_release); }
 
-#if defined(_MSC_VER)
+#if EDDY_CRT_MSVC
 // The UCRT's _get_osfhandle reports a bad descriptor through the invalid-parameter handler,
 // which by default ends the process; this thread's handler is silenced around the call.
 void CDECL ignore_invalid_parameter(const wchar_t*, const wchar_t*, const wchar_t*, unsigned int, uintptr_t) {}
@@ -37,7 +38,7 @@ void CDECL ignore_invalid_parameter(const wchar_t*, const wchar_t*, const wchar_
 
 HANDLE os_handle(int fd) noexcept {
   if (fd < 0) return INVALID_HANDLE_VALUE;
-#if defined(_MSC_VER)
+#if EDDY_CRT_MSVC
   _invalid_parameter_handler old = _set_thread_local_invalid_parameter_handler(&ignore_invalid_parameter);
   const intptr_t h = ::_get_osfhandle(fd);
   _set_thread_local_invalid_parameter_handler(old);

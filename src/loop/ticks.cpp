@@ -1,10 +1,6 @@
 // The tick source of ticks.hpp and its calibration.
 #include "loop/ticks.hpp"
 
-#if EDDY_HAVE_TSC && !(defined(_MSC_VER) && !defined(__clang__))
-#include <cpuid.h>
-#endif
-
 namespace eddy::detail {
 
 namespace {
@@ -13,17 +9,9 @@ namespace {
 // CPUID 0x80000007 EDX bit 8: the time-stamp counter runs at a constant rate in every
 // power state (what Linux calls constant_tsc + nonstop_tsc, and Windows relies on for QPC).
 bool invariant_tsc() noexcept {
-#if defined(_MSC_VER) && !defined(__clang__)
-  int r[4] = {};
-  __cpuid(r, static_cast<int>(0x80000000u));
-  if (static_cast<unsigned>(r[0]) < 0x80000007u) return false;
-  __cpuid(r, static_cast<int>(0x80000007u));
-  return (static_cast<unsigned>(r[3]) & (1u << 8)) != 0;
-#else
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid(0x80000007u, &a, &b, &c, &d) == 0) return false;  // leaf not there
-  return (d & (1u << 8)) != 0;
-#endif
+  std::uint32_t r[4] = {};
+  if (!contract::compiler::cpuid(0x80000007u, r)) return false;  // leaf not there
+  return (r[3] & (1u << 8)) != 0;
 }
 
 struct reading {
@@ -38,7 +26,7 @@ reading read_both() noexcept {
   std::uint64_t best_gap = ~std::uint64_t{0};
   for (int attempt = 0; attempt < 50; ++attempt) {
     const std::uint64_t a = monotonic_ns();
-    const std::uint64_t t = __rdtsc();
+    const std::uint64_t t = contract::compiler::read_tsc();
     const std::uint64_t b = monotonic_ns();
     if (b - a < best_gap) {
       best_gap = b - a;

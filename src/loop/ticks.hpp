@@ -16,16 +16,7 @@
 
 #include <cstdint>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-#else
-#include <x86intrin.h>
-#endif
-#define EDDY_HAVE_TSC 1
-#else
-#define EDDY_HAVE_TSC 0
-#endif
+#include "platform/contract/compiler.hpp"  // EDDY_HAVE_TSC, contract::compiler::read_tsc
 
 namespace eddy::detail {
 
@@ -46,7 +37,7 @@ const ticks_per_ns& tick_rate() noexcept;
 // the source); the observer does so when it is made.
 inline std::uint64_t read_ticks(const ticks_per_ns& rate) noexcept {
 #if EDDY_HAVE_TSC
-  if (rate.tsc) return __rdtsc();
+  if (rate.tsc) return contract::compiler::read_tsc();
 #endif
   (void)rate;
   return monotonic_ns();
