@@ -1,5 +1,12 @@
 // The backend contract seen from the core: an operation submitted to the port completes
 // exactly once, from the poll phase, and keeps the loop alive until it has.
+#include <memory>
+#include <vector>
+
+#if !defined(_WIN32)
+#include <sys/socket.h>
+#endif
+
 #include "loop/loop_impl.hpp"
 #include "platform/contract/net.hpp"
 #include "port_fixture.hpp"
@@ -174,6 +181,94 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
   }
   loop().impl().port_detach(io);
   net::close(rx);
+  net::close(tx);
+}
+
+
+// Hundreds of sockets ready at once (what a loop with thousands of busy connections sees):
+// once the port has seen such a burst, one poll takes them all. epoll grows its event array
+// when a poll fills it (issue 14: batched event arrays sized to load); io_uring reaps its
+// whole completion queue. The iocp port has no readiness operation.
+TEST_P(OperationTest, ManySocketsReadyAtOnceAreTakenInOnePollAfterABurst) {
+  if (GetParam() == eddy::backend_kind::iocp) GTEST_SKIP() << "no op_kind::poll on iocp (issue 15)";
+  namespace net = eddy::contract::net;
+  constexpr int sockets = 300;  // more than epoll's first array (128) and its first growth (256)
+  struct watched {
+    net::native_socket s = net::invalid_socket;
+    eddy::detail::io_object io;
+    eddy::socket_address addr;
+    counted_op c;
+  };
+  std::vector<std::unique_ptr<watched>> all;
+  net::native_socket tx = net::invalid_socket;
+  ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, tx));
+  auto& impl = loop().impl();
+  for (int i = 0; i < sockets; ++i) {
+    auto w = std::make_unique<watched>();
+    ASSERT_FALSE(net::open_udp(eddy::address_family::ipv4, w->s));
+    ASSERT_FALSE(net::bind_udp(w->s, eddy::socket_address::loopback_v4(0), false, false, false));
+    ASSERT_FALSE(net::local_address(w->s, w->addr));
+    w->io.native = w->s;
+    w->io.family = net::native_family(eddy::address_family::ipv4);
+    ASSERT_FALSE(impl.port_attach(w->io));
+    w->c.op.kind = eddy::detail::op_kind::poll;
+    w->c.op.io = &w->io;
+    w->c.op.flags = eddy::detail::poll_readable;
+    all.push_back(std::move(w));
+  }
+  eddy::timer guard(loop());  // keeps the loop waiting while the polls are in flight
+  guard.start(std::chrono::seconds(30), [] { ADD_FAILURE() << "the polls never completed"; });
+  std::vector<int> polls_per_round;
+  for (int round = 0; round < 3; ++round) {
+    for (auto& w : all) {
+      w->c.completions = 0;
+      impl.submit(w->c.op);
+    }
+    loop().run(eddy::run_mode::nowait);  // every poll is now waiting: nothing to read yet
+    for (auto& w : all) ASSERT_EQ(w->c.completions, 0);
+    // One datagram to each, then count the loop iterations until every poll has completed.
+    // (Each datagram stays unread, so the next round drains them first.)
+    for (auto& w : all) {
+      const char byte = 'x';
+      eddy::detail::io_vec v{const_cast<char*>(&byte), 1};
+      net::native_address dest;
+      net::to_native(w->addr, dest);
+      std::error_code ec;
+      ASSERT_EQ(net::try_sendto(tx, &v, 1, &dest, ec), 1u) << ec.message();
+    }
+    int polls = 0;
+    const auto done = [&] {
+      for (auto& w : all) {
+        if (w->c.completions == 0) return false;
+      }
+      return true;
+    };
+    while (!done() && guard.is_active()) {
+      loop().run(eddy::run_mode::once);
+      ++polls;
+    }
+    for (auto& w : all) {
+      EXPECT_EQ(w->c.completions, 1);
+      EXPECT_FALSE(w->c.error) << w->c.error.message();
+    }
+    polls_per_round.push_back(polls);
+    // Drain the datagram so the next round's polls wait again.
+#if !defined(_WIN32)
+    for (auto& w : all) {
+      char buf[8];
+      ASSERT_EQ(::recv(static_cast<int>(w->s), buf, sizeof buf, MSG_DONTWAIT), 1);
+    }
+#endif
+  }
+  // The first rounds may take several polls (epoll: 128, then 256 events per call); by the
+  // last, one poll takes all the sockets.
+  EXPECT_EQ(polls_per_round.back(), 1) << "polls per round: " << polls_per_round[0] << ", " << polls_per_round[1]
+                                       << ", " << polls_per_round[2];
+  guard.close();
+  for (auto& w : all) {
+    impl.port_detach(w->io);
+    net::close(w->s);
+  }
   net::close(tx);
 }
 

@@ -64,7 +64,8 @@ struct port::datagram_batch {
 
 namespace {
 
-constexpr int max_events = 128;
+constexpr int min_events = 128;   // port::events_ at first
+constexpr int max_events = 4096;  // and at most (48 KiB)
 
 io_state& state(io_object& io) noexcept { return *reinterpret_cast<io_state*>(io.port_data.data()); }
 operation*& next_of(operation& op) noexcept { return detail::port_state<op_state>(op).next; }
@@ -344,6 +345,12 @@ std::error_code port::init() {
     close();
     return ec;
   }
+  events_.reset(new (std::nothrow) epoll_event[min_events]);
+  if (!events_) {
+    close();
+    return make_error_code(errc::no_memory);
+  }
+  events_cap_ = min_events;
   return {};
 }
 
@@ -497,7 +504,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   detail::poll_result out;
   if (ready_head_ != nullptr || !retry_.empty()) timeout_ns = 0;
 
-  epoll_event events[max_events];
+  epoll_event* const events = events_.get();
   int n = -1;
   if (have_pwait2_) {
     timespec ts{};
@@ -507,13 +514,13 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
       ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
       tsp = &ts;
     }
-    n = ::epoll_pwait2(epfd_, events, max_events, tsp, nullptr);
+    n = ::epoll_pwait2(epfd_, events, events_cap_, tsp, nullptr);
     if (n < 0 && errno == ENOSYS) have_pwait2_ = false;  // kernels before 5.11
   }
   if (!have_pwait2_) {
     // Round up so a timer is never reported due early.
     int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
-    n = ::epoll_pwait(epfd_, events, max_events, ms, nullptr);
+    n = ::epoll_pwait(epfd_, events, events_cap_, ms, nullptr);
   }
   if (n < 0) n = 0;  // EINTR: the loop simply goes round again
 
@@ -537,15 +544,26 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     run_queue(*io, true, out);
   }
 
-  // Sockets that hit the per-event limit last time.
+  // A full array: more sockets may be ready than it holds, so the next poll takes more.
+  // (Grown after the events above are served: they point into the old array.)
+  if (n == events_cap_ && events_cap_ < max_events) {
+    // Without the memory the array stays as it is.
+    if (auto* bigger = new (std::nothrow) epoll_event[static_cast<std::size_t>(events_cap_) * 2]) {
+      events_.reset(bigger);
+      events_cap_ *= 2;
+    }
+  }
+
+  // Sockets that hit the per-event limit last time. Those that hit it again go back on
+  // retry_ (empty after the swap) for the next poll.
   if (!retry_.empty()) {
-    std::vector<io_object*> again;
-    again.swap(retry_);
-    for (io_object* io : again) state(*io).retry = false;
-    for (io_object* io : again) {
+    retry_serving_.swap(retry_);
+    for (io_object* io : retry_serving_) state(*io).retry = false;
+    for (io_object* io : retry_serving_) {
       run_queue(*io, false, out);
       run_queue(*io, true, out);
     }
+    retry_serving_.clear();
   }
 
   // Deliver the ready list as it stands now; operations made ready by these callbacks

@@ -12,6 +12,8 @@
 
 #include "platform/contract/port.hpp"
 
+struct epoll_event;  // <sys/epoll.h>, which only epoll_port.cpp includes
+
 namespace eddy::platform::epoll {
 
 class port {
@@ -53,7 +55,15 @@ class port {
   detail::operation* ready_head_ = nullptr;
   detail::operation* ready_tail_ = nullptr;
   // Sockets whose queues stopped at the per-event limit; served again by the next poll.
+  // poll() swaps retry_ with retry_serving_ and serves that, so both keep their capacity
+  // and a loop under load does not allocate per poll.
   std::vector<detail::io_object*> retry_;
+  std::vector<detail::io_object*> retry_serving_;
+  // The event array epoll_pwait fills: min_events entries at first, doubled (up to
+  // max_events) each time a poll fills it, so a loop with thousands of busy sockets takes
+  // them in few calls while an idle one keeps a small array. Never shrinks.
+  std::unique_ptr<::epoll_event[]> events_;
+  int events_cap_ = 0;
   std::unique_ptr<datagram_batch> batch_;  // created on the first datagram receive
 };
 

@@ -464,6 +464,21 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
     io_uring_submit(&ring_);
   }
   reap(out);
+  if (single_issuer_) {
+    // With deferred task running the kernel posts a bounded number of completions per enter
+    // (IO_LOCAL_TW_DEFAULT_MAX, 20, since Linux 6.10) and keeps the rest, with the TASKRUN
+    // flag set, for the next: a loop with hundreds of sockets ready would take them 20 per
+    // iteration. While the flag says completions wait, one wait for as many as the queue
+    // holds, with a zero timeout, runs that much of the deferred work (submitting nothing:
+    // what this poll's callbacks queued waits for the next) and this poll reaps it. A few
+    // rounds at most, so that the poll ends and the timers get their turn.
+    for (int round = 0; round < 4 && (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0; ++round) {
+      __kernel_timespec zero{};
+      io_uring_cqe* cqe = nullptr;
+      (void)io_uring_wait_cqes(&ring_, &cqe, *ring_.cq.kring_entries, &zero, nullptr);
+      if (reap(out) == 0) break;
+    }
+  }
   // Then what finished without a CQE; what these callbacks make ready waits for the next poll.
   detail::operation* op = ready_head_;
   ready_head_ = ready_tail_ = nullptr;
