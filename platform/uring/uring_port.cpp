@@ -466,7 +466,7 @@ detail::poll_result port::poll(std::int64_t timeout_ns) {
   reap(out);
   if (single_issuer_) {
     // With deferred task running the kernel posts a bounded number of completions per enter
-    // (IO_LOCAL_TW_DEFAULT_MAX, 20, since Linux 6.10) and keeps the rest, with the TASKRUN
+    // (IO_LOCAL_TW_DEFAULT_MAX, 20, on the 6.18 kernel here) and keeps the rest, with the TASKRUN
     // flag set, for the next: a loop with hundreds of sockets ready would take them 20 per
     // iteration. While the flag says completions wait, one wait for as many as the queue
     // holds, with a zero timeout, runs that much of the deferred work (submitting nothing:
