@@ -69,10 +69,12 @@ std::error_code pipe::accept_pending(udp& out) { return take_pending(as_pipe(imp
 std::error_code pipe::bind(std::string_view name) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (!s->listener_.bound_name.empty()) return make_error_code(errc::already_started);
+  if (s->bound_name() != nullptr) return make_error_code(errc::already_started);
+  detail::stream_listener* l = s->listener_part();
+  if (l == nullptr) return make_error_code(errc::no_memory);
   if (auto ec = ensure_socket(*s)) return ec;
   if (auto ec = contract::net::bind_local(s->io_.native, name)) return ec;
-  s->listener_.bound_name.assign(name);
+  l->bound_name.assign(name);
   return {};
 }
 
@@ -80,11 +82,11 @@ std::error_code pipe::listen(int backlog, completion_callback on_connection) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
   if (!on_connection) return make_error_code(errc::invalid_argument);
-  if (s->listener_.bound_name.empty()) return make_error_code(errc::invalid_argument);  // bind first
-  if (s->listener_.listening) return make_error_code(errc::already_started);
+  if (s->bound_name() == nullptr) return make_error_code(errc::invalid_argument);  // bind first
+  if (s->listening()) return make_error_code(errc::already_started);
   if (auto ec = contract::net::listen(s->io_.native, backlog > 0 ? backlog : 511)) return ec;
-  s->listener_.on_connection = std::move(on_connection);
-  s->listener_.listening = true;
+  s->listener_->on_connection = std::move(on_connection);  // bind made the listener
+  s->listener_->listening = true;
   s->set_active(true);
   s->start_accept();
   return {};
@@ -100,8 +102,10 @@ std::error_code pipe::accept(pipe& client) {
 std::error_code pipe::connect(std::string_view name, completion_callback on_connect) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
-  if (auto ec = contract::net::local_target(name, s->connector_.addr)) return ec;
+  if (s->connected_ || s->connecting()) return make_error_code(errc::already_connected);
+  detail::stream_connector* c = s->connector_part();
+  if (c == nullptr) return make_error_code(errc::no_memory);
+  if (auto ec = contract::net::local_target(name, c->addr)) return ec;
   if (auto ec = ensure_socket(*s)) return ec;
   s->start_connect(std::move(on_connect));
   return {};
@@ -110,9 +114,10 @@ std::error_code pipe::connect(std::string_view name, completion_callback on_conn
 std::error_code pipe::chmod(pipe_access access) {
   auto* s = as_pipe(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->listener_.bound_name.empty()) return make_error_code(errc::bad_descriptor);
+  const std::string* name = s->bound_name();
+  if (name == nullptr) return make_error_code(errc::bad_descriptor);
   const auto bits = static_cast<int>(access);
-  return contract::net::chmod_local(s->listener_.bound_name, (bits & 1) != 0, (bits & 2) != 0);
+  return contract::net::chmod_local(*name, (bits & 1) != 0, (bits & 2) != 0);
 }
 
 std::string pipe::local_name(std::error_code& ec) const {

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "io/stream_impl.hpp"
 #include "platform/contract/fault.hpp"
@@ -19,8 +20,22 @@ stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle
   prepare(writer_.op, op_kind::send, &on_write_complete);
   prepare(writer_.shutdown_op, op_kind::nop, &on_shutdown_complete);
   prepare(reader_.unread_op, op_kind::nop, &on_unread_complete);
-  prepare(listener_.op, op_kind::accept, &on_accept_complete);
-  prepare(connector_.op, op_kind::connect, &on_connect_complete);
+}
+
+stream_listener* stream_impl::listener_part() noexcept {
+  if (!listener_) {
+    listener_.reset(new (std::nothrow) stream_listener);
+    if (listener_) prepare(listener_->op, op_kind::accept, &on_accept_complete);
+  }
+  return listener_.get();
+}
+
+stream_connector* stream_impl::connector_part() noexcept {
+  if (!connector_) {
+    connector_.reset(new (std::nothrow) stream_connector);
+    if (connector_) prepare(connector_->op, op_kind::connect, &on_connect_complete);
+  }
+  return connector_.get();
 }
 
 stream_impl::~stream_impl() {
@@ -31,14 +46,17 @@ stream_impl::~stream_impl() {
 }
 
 void stream_impl::cancel_all() noexcept {
-  for (operation* op : {&reader_.op, &writer_.op, &listener_.op, &connector_.op}) cancel(*op);
+  cancel(reader_.op);
+  cancel(writer_.op);
+  if (listener_) cancel(listener_->op);
+  if (connector_) cancel(connector_->op);
 }
 
 void stream_impl::on_close() noexcept {
   reader_.closed = reader_.reading && reader_.once;
   reader_.reading = false;
   reader_.once = false;
-  listener_.listening = false;
+  if (listener_) listener_->listening = false;
   cancel_all();
 }
 
@@ -54,11 +72,13 @@ void stream_impl::on_release() noexcept {
     reader_.closed = false;
     notify(make_error_code(errc::operation_canceled), {});
   }
-  while (!listener_.accepted.empty()) contract::net::close(listener_.accepted.pop());
+  if (listener_) {
+    while (!listener_->accepted.empty()) contract::net::close(listener_->accepted.pop());
+  }
   while (!reader_.pending_handles.empty()) contract::net::close(reader_.pending_handles.pop());
   give_back_read_buffer();
   close_socket();
-  if (!listener_.bound_name.empty()) contract::net::unlink_local(listener_.bound_name);  // as libuv: a bound path goes with its pipe
+  if (const std::string* name = bound_name()) contract::net::unlink_local(*name);  // as libuv: a bound path goes with its pipe
 }
 
 // ---------------------------------------------------------------- reading
@@ -95,7 +115,7 @@ void stream_impl::read_stop() noexcept {
   reader_.reading = false;
   reader_.once = false;
   cancel(reader_.op);
-  if (!listener_.listening && writer_.head == nullptr && !connector_.op.in_flight) set_active(false);
+  if (!listening() && writer_.head == nullptr && !connecting()) set_active(false);
 }
 
 void stream_impl::start_read() noexcept {
@@ -151,7 +171,7 @@ void stream_impl::notify(std::error_code ec, std::span<std::byte> data) {
   if (ec || reader_.once) {
     reader_.reading = false;
     reader_.once = false;
-    if (!listener_.listening && writer_.head == nullptr) set_active(false);
+    if (!listening() && writer_.head == nullptr) set_active(false);
   }
   // The callback may start the next read (read_some, read_start), which replaces reader_.on_read:
   // it runs from a local so that it is not destroyed while it runs.
@@ -329,7 +349,7 @@ void stream_impl::on_write_complete(operation* op) {
     s.recycle(r);
     if (cb) s.loop_.invoke(&s, [&] { cb({}); });
     if (s.writer_.head == nullptr && !s.closing_) {
-      if (!s.reader_.reading && !s.listener_.listening) s.set_active(false);
+      if (!s.reader_.reading && !s.listening()) s.set_active(false);
       if (s.writer_.on_drain) {
         // The callback may set another one (on_drain() from inside): it runs from a local,
         // so that it is not destroyed while it runs.

@@ -106,13 +106,25 @@ class stream_impl : public io_handle {
 
   stream_reader reader_;
   stream_writer writer_;
-  stream_listener listener_;
-  stream_connector connector_;
+  // Made by the first bind (pipes), listen or connect, and kept until the handle goes: an
+  // accepted connection, what a server holds thousands of, carries neither (two operations
+  // and their callbacks less, issue 14). Null until then.
+  std::unique_ptr<stream_listener> listener_;
+  std::unique_ptr<stream_connector> connector_;
+
+  // The parts, made on first use; nullptr when memory ran out.
+  stream_listener* listener_part() noexcept;
+  stream_connector* connector_part() noexcept;
+  [[nodiscard]] bool listening() const noexcept { return listener_ && listener_->listening; }
+  [[nodiscard]] bool connecting() const noexcept { return connector_ && connector_->op.in_flight; }
+  [[nodiscard]] const std::string* bound_name() const noexcept {
+    return listener_ && !listener_->bound_name.empty() ? &listener_->bound_name : nullptr;
+  }
 
   // Shared by tcp and pipe.
   std::error_code start_listen(int backlog, completion_callback on_connection);
   std::error_code accept_into(stream_impl& client);
-  void start_connect(completion_callback on_connect);  // connector_.addr is set
+  void start_connect(completion_callback on_connect);  // connector_ made, its addr set
   std::error_code adopt(std::intptr_t native);
 
   void start_read() noexcept;

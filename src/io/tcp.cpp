@@ -6,14 +6,14 @@ namespace eddy {
 namespace detail {
 
 void stream_impl::start_accept() noexcept {
-  if (!listener_.listening || listener_.op.in_flight || closing_) return;
-  submit(listener_.op);
+  if (!listening() || listener_->op.in_flight || closing_) return;
+  submit(listener_->op);
 }
 
 void stream_impl::on_accept_complete(operation* op) {
   stream_impl& s = owner_of(op);
   s.op_done();
-  if (s.closing_ || !s.listener_.listening) {
+  if (s.closing_ || !s.listening()) {
     if (!op->error && op->accepted != contract::net::invalid_socket) contract::net::close(op->accepted);
     return;
   }
@@ -24,12 +24,13 @@ void stream_impl::on_accept_complete(operation* op) {
     // The user still sees the error; accepting resumes with the next connection.
     contract::net::shed_pending_connections(s.io_.native);
   }
-  if (!ec) s.listener_.accepted.push(op->accepted);
+  stream_listener& l = *s.listener_;  // op is the listener's own
+  if (!ec) l.accepted.push(op->accepted);
   op->accepted = contract::net::invalid_socket;
-  s.loop_.invoke(&s, [&] { s.listener_.on_connection(ec); });
+  s.loop_.invoke(&s, [&] { l.on_connection(ec); });
   // Keep accepting while the user takes what arrives; connections left waiting stop the
   // accept loop (the kernel backlog holds the rest) until accept() is called again.
-  if (s.listener_.accepted.empty()) s.start_accept();
+  if (l.accepted.empty()) s.start_accept();
 }
 
 void stream_impl::on_connect_complete(operation* op) {
@@ -38,19 +39,21 @@ void stream_impl::on_connect_complete(operation* op) {
   std::error_code ec = s.closing_ ? make_error_code(errc::operation_canceled) : op->error;
   if (!ec) s.connected_ = true;
   if (!s.reader_.reading && s.writer_.head == nullptr) s.set_active(false);
-  auto cb = std::move(s.connector_.on_connect);
-  s.connector_.on_connect = nullptr;
+  auto cb = std::move(s.connector_->on_connect);  // the operation is the connector's
+  s.connector_->on_connect = nullptr;
   if (cb) s.loop_.invoke(&s, [&] { cb(ec); });
 }
 
 std::error_code stream_impl::start_listen(int backlog, completion_callback on_connection) {
   if (closing_) return make_error_code(errc::closed);
   if (!on_connection) return make_error_code(errc::invalid_argument);
-  if (listener_.listening) return make_error_code(errc::already_started);
+  if (listening()) return make_error_code(errc::already_started);
   if (connected_) return make_error_code(errc::already_connected);
+  stream_listener* l = listener_part();
+  if (l == nullptr) return make_error_code(errc::no_memory);
   if (auto ec = contract::net::listen(io_.native, backlog > 0 ? backlog : 511)) return ec;
-  listener_.on_connection = std::move(on_connection);
-  listener_.listening = true;
+  l->on_connection = std::move(on_connection);
+  l->listening = true;
   set_active(true);
   start_accept();
   return {};
@@ -58,8 +61,8 @@ std::error_code stream_impl::start_listen(int backlog, completion_callback on_co
 
 std::error_code stream_impl::accept_into(stream_impl& c) {
   if (c.has_socket()) return make_error_code(errc::already_connected);
-  if (listener_.accepted.empty()) return make_error_code(errc::would_block);
-  contract::net::native_socket sock = listener_.accepted.pop();
+  if (!listener_ || listener_->accepted.empty()) return make_error_code(errc::would_block);
+  contract::net::native_socket sock = listener_->accepted.pop();
   int family = 0;
   io_kind kind = io_kind::socket;
   std::error_code ec = contract::net::adopt(sock, family, kind);
@@ -74,11 +77,12 @@ std::error_code stream_impl::accept_into(stream_impl& c) {
 }
 
 void stream_impl::start_connect(completion_callback on_connect) {
-  connector_.op.addr = connector_.addr.data.data();
-  connector_.op.addrlen = connector_.addr.len;
-  connector_.on_connect = std::move(on_connect);
+  stream_connector& c = *connector_;  // made by connect(), which filled in the address
+  c.op.addr = c.addr.data.data();
+  c.op.addrlen = c.addr.len;
+  c.on_connect = std::move(on_connect);
   set_active(true);
-  submit(connector_.op);
+  submit(c.op);
 }
 
 std::error_code stream_impl::adopt(std::intptr_t native) {
@@ -146,11 +150,13 @@ std::error_code tcp::accept(tcp& client) {
 std::error_code tcp::connect(const socket_address& addr, completion_callback on_connect) {
   auto* s = as_tcp(impl_);
   if (s == nullptr || s->closing_) return make_error_code(errc::closed);
-  if (s->connected_ || s->connector_.op.in_flight) return make_error_code(errc::already_connected);
-  if (s->listener_.listening) return make_error_code(errc::invalid_argument);
+  if (s->connected_ || s->connecting()) return make_error_code(errc::already_connected);
+  if (s->listening()) return make_error_code(errc::invalid_argument);
   if (addr.family() == address_family::unspecified) return make_error_code(errc::invalid_argument);
+  detail::stream_connector* c = s->connector_part();
+  if (c == nullptr) return make_error_code(errc::no_memory);
   if (auto ec = ensure_socket(*s, addr.family())) return ec;
-  contract::net::to_native(addr, s->connector_.addr);
+  contract::net::to_native(addr, c->addr);
   s->start_connect(std::move(on_connect));
   return {};
 }
