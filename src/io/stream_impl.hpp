@@ -23,9 +23,11 @@ struct write_request {
   write_request* next = nullptr;
 };
 
-// The stream's parts, one per direction of work, each embedded by value in stream_impl (no
-// allocation, no indirection on a read or write). Loop thread only; the operations belong to
-// the part and are in flight between submit and their completion function.
+// The stream's parts, one per direction of work. The reader and writer are embedded by value
+// in stream_impl (no allocation, no indirection on a read or write); the listener and the
+// connector are made on first use (most streams are accepted connections, which need
+// neither). Loop thread only; the operations belong to the part and are in flight between
+// submit and their completion function.
 
 // Reading: read_start() until read_stop(), or one read_some() (once).
 struct stream_reader {
