@@ -3,7 +3,9 @@
 #include <memory>
 #include <vector>
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include "platform/win32/win32.hpp"  // winsock2, ws2tcpip and windows, lean
+#else
 #include <sys/socket.h>
 #endif
 
@@ -103,8 +105,8 @@ TEST_P(OperationTest, DeferredCompletionRunsInThePendingPhase) {
   t.close();
 }
 
-// op_kind::poll: readiness without I/O (what the c-ares resolver is driven by). The iocp
-// port has no readiness and must say not_supported rather than never completing.
+// op_kind::poll: readiness without I/O (what the c-ares resolver is driven by), on every
+// port (iocp: IOCTL_AFD_POLL through the port's helper socket).
 TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
   namespace net = eddy::contract::net;
   net::native_socket rx = net::invalid_socket, tx = net::invalid_socket;
@@ -136,11 +138,7 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
   impl.submit(readable.op);
   impl.submit(writable.op);
   run_until_done(writable);
-  if (GetParam() == eddy::backend_kind::iocp) {
-    run_until_done(readable);
-    EXPECT_EQ(readable.error, eddy::errc::not_supported);
-    EXPECT_EQ(writable.error, eddy::errc::not_supported);
-  } else {
+  {
     EXPECT_EQ(writable.completions, 1);  // an idle UDP socket can always send
     EXPECT_FALSE(writable.error) << writable.error.message();
     EXPECT_EQ(readable.completions, 0);  // nothing to read yet
@@ -163,7 +161,7 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
     EXPECT_EQ(again.completions, 1);
     EXPECT_FALSE(again.error) << again.error.message();
   }
-  if (GetParam() != eddy::backend_kind::iocp) {
+  {
     // A poll on the sender, which has nothing to read, waits; cancel ends it.
     eddy::detail::io_object quiet;
     quiet.native = tx;
@@ -188,9 +186,8 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
 // Hundreds of sockets ready at once (what a loop with thousands of busy connections sees):
 // once the port has seen such a burst, one poll takes them all. epoll grows its event array
 // when a poll fills it (issue 14: batched event arrays sized to load); io_uring reaps its
-// whole completion queue. The iocp port has no readiness operation.
+// whole completion queue; iocp dequeues full batches until the port is empty.
 TEST_P(OperationTest, ManySocketsReadyAtOnceAreTakenInOnePollAfterABurst) {
-  if (GetParam() == eddy::backend_kind::iocp) GTEST_SKIP() << "no op_kind::poll on iocp (issue 15)";
   namespace net = eddy::contract::net;
   constexpr int sockets = 300;  // more than epoll's first array (128) and its first growth (256)
   struct watched {
@@ -253,12 +250,14 @@ TEST_P(OperationTest, ManySocketsReadyAtOnceAreTakenInOnePollAfterABurst) {
     }
     polls_per_round.push_back(polls);
     // Drain the datagram so the next round's polls wait again.
-#if !defined(_WIN32)
     for (auto& w : all) {
       char buf[8];
+#if defined(_WIN32)
+      ASSERT_EQ(::recv(static_cast<SOCKET>(w->s), buf, sizeof buf, 0), 1);  // the socket is non-blocking
+#else
       ASSERT_EQ(::recv(static_cast<int>(w->s), buf, sizeof buf, MSG_DONTWAIT), 1);
-    }
 #endif
+    }
   }
   // The first rounds may take several polls (epoll: 128, then 256 events per call); by the
   // last, one poll takes all the sockets.

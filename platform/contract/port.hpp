@@ -42,7 +42,10 @@ enum class op_kind : std::uint8_t {
              // (result >= 0) once the descriptor is ready that way, or has an error or hang-up,
              // without reading or writing anything: for libraries that do their own I/O on
              // their own sockets (c-ares). io_uring: IORING_OP_POLL_ADD; epoll: the fd's
-             // read or write queue; iocp: not_supported (nothing there needs it yet).
+             // read or write queue; iocp: IOCTL_AFD_POLL through a helper socket (sockets
+             // only: not_supported on other handles). result: the side that is ready
+             // (poll_readable or poll_writable; 0 with a cancel that won the race) on iocp,
+             // the poll(2) revents on the POSIX ports.
   // File operations: io is nullptr, the file is operation::file. Only the io_uring port runs
   // them, and only for the opcodes its kernel has: the core asks the port's supports(kind)
   // first and uses the thread pool when it says no. Submitted anyway, they complete with

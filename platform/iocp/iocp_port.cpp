@@ -241,6 +241,7 @@ void port::start_io(detail::operation& op) noexcept {
   if (op.kind == detail::op_kind::send || op.kind == detail::op_kind::write || op.kind == detail::op_kind::sendto) {
     if (int e = EDDY_FAULT(send)) return fail(from_errno(e));  // fault injection: the call fails, nothing sent
   }
+  if (op.kind == detail::op_kind::poll) return start_poll(op);  // poll.cpp: not on the socket itself
   if (is_local_marker(io.native)) return start_pipe(op);  // pipes.cpp
   if (emulation* emu = io_state_of(io).emulated; emu != nullptr && op.kind != detail::op_kind::accept) {
     if (auto ec = emu->arm(emulation::slot_for(op.kind), st.ov)) return fail(ec);
@@ -255,9 +256,7 @@ void port::start_io(detail::operation& op) noexcept {
     case detail::op_kind::file_sync:
       return;  // handled by submit
     case detail::op_kind::poll:
-      // Readiness has no overlapped form; nothing on Windows needs it yet (c-ares, which
-      // would, is not built for Windows here): the contract's not_supported.
-      return fail(make_error_code(errc::not_supported));
+      return;  // started above
     case detail::op_kind::accept:
       return start_accept(op);  // sockets.cpp
     case detail::op_kind::connect:
@@ -277,8 +276,10 @@ void port::finish_io(detail::operation& op, std::error_code ec, std::uint32_t by
   // The finish_* functions return false when the operation goes on (they issued its next
   // call, and it stays in flight); otherwise ec and bytes say how it ended.
   switch (op.kind) {
+    case detail::op_kind::poll:
+      finish_poll(op, ec, bytes);  // poll.cpp
+      break;
     case detail::op_kind::nop:
-    case detail::op_kind::poll:  // fails in start_io, never reaches here
     case detail::op_kind::file_open:  // file kinds never reach the port (see submit)
     case detail::op_kind::file_close:
     case detail::op_kind::file_read:
@@ -509,6 +510,7 @@ void port::close() noexcept {
     }
   }
   orphaned_accepts_ = nullptr;
+  close_poll_helper();
   if (iocp_ != nullptr) {
     ::CloseHandle(iocp_);
     iocp_ = nullptr;

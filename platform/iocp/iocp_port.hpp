@@ -64,6 +64,10 @@ class port {
   void start_socket_io(detail::operation& op) noexcept;  // sockets.cpp: connect, recv(from), send(to)
   void start_pipe(detail::operation& op) noexcept;       // pipes.cpp: a named pipe's marker
   void start_handle_io(detail::operation& op) noexcept;  // pipes.cpp: read, write on a HANDLE
+  void start_poll(detail::operation& op) noexcept;       // poll.cpp: readiness (IOCTL_AFD_POLL)
+  void finish_poll(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
+  std::error_code open_poll_helper() noexcept;
+  void close_poll_helper() noexcept;
   bool finish_recv(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
   bool finish_recvfrom(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept;
   void finish_connect(detail::operation& op, std::error_code& ec) noexcept;
@@ -103,6 +107,11 @@ class port {
   long dequeue(std::uint32_t timeout_ms, std::uint32_t epoch, bool& reached_new, detail::poll_result& out);
 
   void* iocp_ = nullptr;  // HANDLE
+  // poll operations (poll.cpp): a socket of the port's own, associated with iocp_, on which
+  // every IOCTL_AFD_POLL is issued (the watched socket is named in the request, so it need
+  // not be associated with any port). Made by the first poll; INVALID_SOCKET until then.
+  std::uintptr_t poll_helper_ = ~std::uintptr_t{0};
+  void* poll_device_ = nullptr;  // HANDLE: the helper's base provider handle
   bool timer_period_set_ = false;
   // Counts poll() calls, so a nop submitted by a callback during a poll is held for the next.
   std::uint32_t poll_epoch_ = 0;

@@ -184,6 +184,18 @@ struct emulation {
   }
 };
 
+// The in and out buffer of one IOCTL_AFD_POLL (the layout ntdll's AFD driver reads: one
+// socket). Allocated per poll operation in flight, since it does not fit in port_data.
+struct afd_poll {
+  std::int64_t timeout;         // LARGE_INTEGER; INT64_MAX: never
+  std::uint32_t handle_count;   // 1
+  std::uint32_t exclusive;      // 0
+  HANDLE socket;                // the watched socket (its base provider's handle)
+  std::uint32_t events;         // in: AFD_POLL_* wanted; out: those that happened
+  std::int32_t status;          // out: per-socket NTSTATUS
+};
+static_assert(sizeof(afd_poll) == 32);
+
 // What the port keeps in operation::port_data. The OVERLAPPED comes first, so the pointer
 // a completion packet carries converts back to the whole record (and the record names
 // its operation).
@@ -217,7 +229,10 @@ struct op_state {
   // connect on a named pipe whose instances are all busy: the timer-queue timer that posts
   // a retry packet (retry_key) to iocp (retry_fired and retries are with epoch above).
   HANDLE retry_timer;
-  HANDLE iocp;
+  union {
+    HANDLE iocp;        // pipe connect retries and consoles: the port to post to
+    afd_poll* poll;     // poll: the IOCTL_AFD_POLL buffer in flight (poll.cpp)
+  };
 };
 static_assert(sizeof(op_state) <= sizeof(detail::operation::port_data));
 static_assert(sizeof(DWORD) == sizeof(std::uint32_t));

@@ -222,7 +222,7 @@ class resolver_impl final : public handle_base {
       return;
     }
     if (op->error == errc::not_supported) {
-      // The port cannot watch sockets (iocp): end every query with that, once.
+      // The port cannot watch this socket: end every query with that, once.
       r.fatal_ = op->error;
       w.want[0] = w.want[1] = false;
       dns_channel::cancel_all(*r.ch_);
