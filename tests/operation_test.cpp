@@ -138,45 +138,41 @@ TEST_P(OperationTest, PollWaitsForReadinessWithoutReading) {
   impl.submit(readable.op);
   impl.submit(writable.op);
   run_until_done(writable);
-  {
-    EXPECT_EQ(writable.completions, 1);  // an idle UDP socket can always send
-    EXPECT_FALSE(writable.error) << writable.error.message();
-    EXPECT_EQ(readable.completions, 0);  // nothing to read yet
-    const char byte = 'x';
-    eddy::detail::io_vec v{const_cast<char*>(&byte), 1};
-    net::native_address dest;
-    net::to_native(to, dest);
-    std::error_code ec;
-    EXPECT_EQ(net::try_sendto(tx, &v, 1, &dest, ec), 1u) << ec.message();
-    run_until_done(readable);
-    EXPECT_EQ(readable.completions, 1);
-    EXPECT_FALSE(readable.error) << readable.error.message();
-    // The datagram is still there: poll read nothing, so a second poll completes too.
-    counted_op again;
-    again.op.kind = eddy::detail::op_kind::poll;
-    again.op.io = &io;
-    again.op.flags = eddy::detail::poll_readable;
-    impl.submit(again.op);
-    run_until_done(again);
-    EXPECT_EQ(again.completions, 1);
-    EXPECT_FALSE(again.error) << again.error.message();
-  }
-  {
-    // A poll on the sender, which has nothing to read, waits; cancel ends it.
-    eddy::detail::io_object quiet;
-    quiet.native = tx;
-    quiet.family = io.family;
-    ASSERT_FALSE(impl.port_attach(quiet));
-    cancelled.op.io = &quiet;
-    impl.submit(cancelled.op);
-    loop().run(eddy::run_mode::nowait);
-    EXPECT_EQ(cancelled.completions, 0);
-    impl.cancel(cancelled.op);
-    run_until_done(cancelled);
-    EXPECT_EQ(cancelled.completions, 1);
-    EXPECT_EQ(cancelled.error, eddy::errc::operation_canceled) << cancelled.error.message();
-    impl.port_detach(quiet);
-  }
+  EXPECT_EQ(writable.completions, 1);  // an idle UDP socket can always send
+  EXPECT_FALSE(writable.error) << writable.error.message();
+  EXPECT_EQ(readable.completions, 0);  // nothing to read yet
+  const char byte = 'x';
+  eddy::detail::io_vec v{const_cast<char*>(&byte), 1};
+  net::native_address dest;
+  net::to_native(to, dest);
+  std::error_code ec;
+  EXPECT_EQ(net::try_sendto(tx, &v, 1, &dest, ec), 1u) << ec.message();
+  run_until_done(readable);
+  EXPECT_EQ(readable.completions, 1);
+  EXPECT_FALSE(readable.error) << readable.error.message();
+  // The datagram is still there: poll read nothing, so a second poll completes too.
+  counted_op again;
+  again.op.kind = eddy::detail::op_kind::poll;
+  again.op.io = &io;
+  again.op.flags = eddy::detail::poll_readable;
+  impl.submit(again.op);
+  run_until_done(again);
+  EXPECT_EQ(again.completions, 1);
+  EXPECT_FALSE(again.error) << again.error.message();
+  // A poll on the sender, which has nothing to read, waits; cancel ends it.
+  eddy::detail::io_object quiet;
+  quiet.native = tx;
+  quiet.family = io.family;
+  ASSERT_FALSE(impl.port_attach(quiet));
+  cancelled.op.io = &quiet;
+  impl.submit(cancelled.op);
+  loop().run(eddy::run_mode::nowait);
+  EXPECT_EQ(cancelled.completions, 0);
+  impl.cancel(cancelled.op);
+  run_until_done(cancelled);
+  EXPECT_EQ(cancelled.completions, 1);
+  EXPECT_EQ(cancelled.error, eddy::errc::operation_canceled) << cancelled.error.message();
+  impl.port_detach(quiet);
   loop().impl().port_detach(io);
   net::close(rx);
   net::close(tx);

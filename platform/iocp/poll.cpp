@@ -110,7 +110,8 @@ void port::start_poll(detail::operation& op) noexcept {
   // Refused before it started (a bad handle, no memory): no packet.
   delete req;
   st.poll = nullptr;
-  fail(from_ntstatus(status) == errc::unknown ? make_error_code(errc::invalid_argument) : from_ntstatus(status));
+  const std::error_code ec = from_ntstatus(status);
+  fail(ec == errc::unknown ? make_error_code(errc::invalid_argument) : ec);
 }
 
 void port::finish_poll(detail::operation& op, std::error_code& ec, std::uint32_t& bytes) noexcept {

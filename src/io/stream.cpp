@@ -22,21 +22,18 @@ stream_impl::stream_impl(loop_impl& loop, handle_type type) noexcept : io_handle
   prepare(reader_.unread_op, op_kind::nop, &on_unread_complete);
 }
 
-stream_listener* stream_impl::listener_part() noexcept {
-  if (!listener_) {
-    listener_.reset(new (std::nothrow) stream_listener);
-    if (listener_) prepare(listener_->op, op_kind::accept, &on_accept_complete);
+// Makes a part on first use, with its operation readied; nullptr when memory ran out.
+template <class Part>
+Part* stream_impl::part(std::unique_ptr<Part>& p, op_kind kind, void (*complete)(operation*)) noexcept {
+  if (!p) {
+    p.reset(new (std::nothrow) Part);
+    if (p) prepare(p->op, kind, complete);
   }
-  return listener_.get();
+  return p.get();
 }
 
-stream_connector* stream_impl::connector_part() noexcept {
-  if (!connector_) {
-    connector_.reset(new (std::nothrow) stream_connector);
-    if (connector_) prepare(connector_->op, op_kind::connect, &on_connect_complete);
-  }
-  return connector_.get();
-}
+stream_listener* stream_impl::listener_part() noexcept { return part(listener_, op_kind::accept, &on_accept_complete); }
+stream_connector* stream_impl::connector_part() noexcept { return part(connector_, op_kind::connect, &on_connect_complete); }
 
 stream_impl::~stream_impl() {
   while (write_request* r = writer_.free_requests) {

@@ -148,6 +148,8 @@ class stream_impl : public io_handle {
   static void on_connect_complete(operation* op);
   static io_vec acquire_read_buffer(operation* op);
   static void release_read_buffer(operation* op) noexcept;
+  template <class Part>
+  Part* part(std::unique_ptr<Part>& p, op_kind kind, void (*complete)(operation*)) noexcept;
   // Gives the borrowed buffer back to the loop unless a read in flight holds it.
   void give_back_read_buffer() noexcept;
 };
